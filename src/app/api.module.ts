@@ -1,0 +1,28 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { Env } from '../config/env';
+import { JobsApiModule } from '../jobs/jobs.module';
+import { AuthModule } from '../modules/auth/auth.module';
+import { CatalogApiModule } from '../modules/catalog/catalog.module';
+import { HealthController } from '../modules/health/health.controller';
+import { MetricsModule } from '../modules/metrics/metrics.module';
+import { RegionsModule } from '../modules/regions/regions.module';
+
+/** The HTTP side: routes under /api/v1, and health, metrics and docs at the root. */
+@Module({})
+export class ApiModule {
+  static forRoot(_env: Env): DynamicModule {
+    return {
+      module: ApiModule,
+      imports: [
+        TerminusModule.forRoot({ logger: false }),
+        AuthModule,
+        RegionsModule,
+        JobsApiModule,
+        MetricsModule,
+        CatalogApiModule,
+      ],
+      controllers: [HealthController],
+    };
+  }
+}

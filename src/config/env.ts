@@ -1,0 +1,201 @@
+/**
+ * The one reader of process.env. Every variable is parsed and validated once at boot; a missing
+ * or invalid one stops the process with a message that names it and says what it should be.
+ */
+export type Role = 'api' | 'worker' | 'broadcast' | 'all';
+
+export interface Env {
+  nodeEnv: string;
+  port: number;
+  host: string;
+  role: Role;
+  databaseUrl: string;
+  migrateOnBoot: boolean;
+  redisUrl: string;
+  redisPrefix: string;
+  dataDir: string;
+  storageDriver: 'fs' | 's3';
+  s3: {
+    endpoint?: string;
+    bucket: string;
+    region: string;
+    accessKeyId?: string;
+    secretAccessKey?: string;
+    forcePathStyle: boolean;
+  };
+  adminEmail: string;
+  adminPassword: string;
+  jwtSecret: string;
+  jwtTtlSeconds: number;
+  corsOrigins: string[];
+  trustProxy: boolean;
+  logLevel: string;
+  loginMaxFailures: number;
+  loginWindowSeconds: number;
+  uploadMaxFileBytes: number;
+  bureauQuotaBytes: number;
+  uploadIdleHours: number;
+  zipMaxUncompressedBytes: number;
+  zipMaxRatio: number;
+  zipMaxEntries: number;
+  shutdownTimeoutSeconds: number;
+  jobRetentionHours: number;
+}
+
+export class EnvError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'EnvError';
+  }
+}
+
+type Source = Record<string, string | undefined>;
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly source: Source) {}
+
+  private raw(name: string): string | undefined {
+    const value = this.source[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  required(name: string, hint: string): string {
+    const value = this.raw(name);
+    if (value === undefined) {
+      this.problems.push(`${name} is required: ${hint}`);
+      return '';
+    }
+    return value;
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  optional(name: string): string | undefined {
+    return this.raw(name);
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const parsed = Number(value);
+    if (!/^-?\d+$/.test(value) || parsed < min || parsed > max) {
+      this.problems.push(`${name} must be a whole number from ${min} to ${max} (got "${value}")`);
+      return fallback;
+    }
+    return parsed;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (/^(true|1|yes)$/i.test(value)) return true;
+    if (/^(false|0|no)$/i.test(value)) return false;
+    this.problems.push(`${name} must be true or false (got "${value}")`);
+    return fallback;
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(value)) {
+      this.problems.push(`${name} must be one of ${allowed.join(', ')} (got "${value}")`);
+      return fallback;
+    }
+    return value as T;
+  }
+
+  url(name: string, protocols: string[], hint: string): string {
+    const value = this.required(name, hint);
+    if (!value) return value;
+    try {
+      const parsed = new URL(value);
+      if (!protocols.includes(parsed.protocol)) throw new Error('protocol');
+    } catch {
+      this.problems.push(`${name} must be a ${protocols.join(' or ')} URL: ${hint}`);
+    }
+    return value;
+  }
+}
+
+const MB = 1024 * 1024;
+
+export function loadEnv(source: Source = process.env): Env {
+  const r = new Reader(source);
+  const storageDriver = r.oneOf('STORAGE_DRIVER', 'fs', ['fs', 's3'] as const);
+  const env: Env = {
+    nodeEnv: r.string('NODE_ENV', 'development'),
+    port: r.int('PORT', 3000, 0, 65535),
+    host: r.string('HOST', '0.0.0.0'),
+    role: r.oneOf('ROLE', 'all', ['api', 'worker', 'broadcast', 'all'] as const),
+    databaseUrl: r.url(
+      'DATABASE_URL',
+      ['postgres:', 'postgresql:'],
+      'e.g. postgres://postgres@127.0.0.1:5432/classcast',
+    ),
+    migrateOnBoot: r.bool('DB_MIGRATE_ON_BOOT', true),
+    redisUrl: r.url('REDIS_URL', ['redis:', 'rediss:'], 'e.g. redis://127.0.0.1:6379'),
+    redisPrefix: r.string('REDIS_PREFIX', 'classcast'),
+    dataDir: r.required('DATA_DIR', 'a writable directory for the blob store and work files'),
+    storageDriver,
+    s3: {
+      endpoint: r.optional('S3_ENDPOINT'),
+      bucket:
+        storageDriver === 's3'
+          ? r.required('S3_BUCKET', 'the bucket that holds the blobs')
+          : r.string('S3_BUCKET', ''),
+      region: r.string('S3_REGION', 'us-east-1'),
+      accessKeyId: r.optional('S3_ACCESS_KEY_ID'),
+      secretAccessKey: r.optional('S3_SECRET_ACCESS_KEY'),
+      forcePathStyle: r.bool('S3_FORCE_PATH_STYLE', true),
+    },
+    adminEmail: r.required('ADMIN_EMAIL', 'the e-mail address of the first administrator'),
+    adminPassword: r.required('ADMIN_PASSWORD', 'the first administrator password'),
+    jwtSecret: r.required('JWT_SECRET', 'a random secret of at least 32 characters'),
+    jwtTtlSeconds: r.int('JWT_TTL_SECONDS', 3600, 60, 7 * 24 * 3600),
+    corsOrigins: r
+      .string('CORS_ORIGINS', '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+    trustProxy: r.bool('TRUST_PROXY', false),
+    logLevel: r.oneOf('LOG_LEVEL', 'info', [
+      'fatal',
+      'error',
+      'warn',
+      'info',
+      'debug',
+      'trace',
+      'silent',
+    ] as const),
+    loginMaxFailures: r.int('LOGIN_MAX_FAILURES', 10, 1, 1000),
+    loginWindowSeconds: r.int('LOGIN_WINDOW_SECONDS', 900, 1, 86400),
+    uploadMaxFileBytes: r.int('UPLOAD_MAX_FILE_MB', 8192, 1, 1024 * 1024) * MB,
+    bureauQuotaBytes: r.int('BUREAU_QUOTA_MB', 512 * 1024, 1, 1024 * 1024 * 1024) * MB,
+    uploadIdleHours: r.int('UPLOAD_IDLE_HOURS', 24, 1, 24 * 365),
+    zipMaxUncompressedBytes: r.int('ZIP_MAX_UNCOMPRESSED_MB', 2048, 1, 1024 * 1024) * MB,
+    zipMaxRatio: r.int('ZIP_MAX_RATIO', 200, 2, 100000),
+    zipMaxEntries: r.int('ZIP_MAX_ENTRIES', 20000, 1, 1000000),
+    shutdownTimeoutSeconds: r.int('SHUTDOWN_TIMEOUT_SECONDS', 30, 1, 3600),
+    jobRetentionHours: r.int('JOB_RETENTION_HOURS', 168, 24, 24 * 365),
+  };
+  if (env.jwtSecret && env.jwtSecret.length < 32) {
+    r.problems.push('JWT_SECRET must be at least 32 characters long');
+  }
+  if (env.adminPassword && env.adminPassword.length < 10) {
+    r.problems.push('ADMIN_PASSWORD must be at least 10 characters long');
+  }
+  if (env.adminEmail && !/^[^\s@]+@[^\s@]+$/.test(env.adminEmail)) {
+    r.problems.push(`ADMIN_EMAIL must be an e-mail address (got "${env.adminEmail}")`);
+  }
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(env.redisPrefix)) {
+    r.problems.push('REDIS_PREFIX must be 1-64 letters, digits, dots, dashes or underscores');
+  }
+  if (r.problems.length > 0) throw new EnvError(r.problems);
+  return env;
+}
+
+/** Injection token for the validated Env. */
+export const ENV = Symbol('ENV');

@@ -1,0 +1,54 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { LessThan, Repository } from 'typeorm';
+import { JobRecord, JobState } from './job-record.entity';
+
+@Injectable()
+export class JobsRepository {
+  constructor(@InjectRepository(JobRecord) private readonly repo: Repository<JobRecord>) {}
+
+  /** A job id derived from its inputs may be enqueued twice; the first record stands. */
+  async insertIfAbsent(record: Pick<JobRecord, 'id' | 'queue' | 'name' | 'userId'>): Promise<void> {
+    await this.repo
+      .createQueryBuilder()
+      .insert()
+      .into(JobRecord)
+      .values({ ...record, state: 'waiting', progress: 0 })
+      .orIgnore()
+      .execute();
+  }
+
+  findById(id: string): Promise<JobRecord | null> {
+    return this.repo.findOneBy({ id });
+  }
+
+  async markActive(id: string, queue: string, name: string, attempt: number): Promise<void> {
+    await this.repo.upsert(
+      { id, queue, name, state: 'active', attempts: attempt, error: null },
+      { conflictPaths: ['id'] },
+    );
+  }
+
+  async setProgress(id: string, progress: number): Promise<void> {
+    await this.repo.update({ id }, { progress });
+  }
+
+  async finish(id: string, state: JobState, result: unknown, error: string | null): Promise<void> {
+    const finished = state === 'completed' || state === 'failed';
+    await this.repo.update(
+      { id },
+      {
+        state,
+        error,
+        result: (result === undefined ? null : result) as never,
+        progress: state === 'completed' ? 100 : undefined,
+        finishedAt: finished ? new Date() : null,
+      },
+    );
+  }
+
+  async deleteFinishedBefore(cutoff: Date): Promise<number> {
+    const res = await this.repo.delete({ finishedAt: LessThan(cutoff) });
+    return res.affected ?? 0;
+  }
+}

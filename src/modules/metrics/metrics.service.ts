@@ -1,0 +1,49 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { JobsService } from '../../jobs/jobs.service';
+
+/** One registry for the process; collectors read live figures at scrape time. */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+  readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly uploadedBytes: Counter<'kind'>;
+
+  constructor(jobs: JobsService) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'classcast_' });
+    this.httpDuration = new Histogram({
+      name: 'classcast_http_request_duration_seconds',
+      help: 'HTTP request latency by route pattern',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [this.registry],
+    });
+    this.uploadedBytes = new Counter({
+      name: 'classcast_uploaded_bytes_total',
+      help: 'Lesson file bytes accepted into the catalog',
+      labelNames: ['kind'],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'classcast_queue_jobs',
+      help: 'Jobs per queue and state',
+      labelNames: ['queue', 'state'],
+      registers: [this.registry],
+      async collect() {
+        for (const queue of jobs.allQueues()) {
+          const counts = await queue.getJobCounts(
+            'waiting',
+            'active',
+            'delayed',
+            'failed',
+            'completed',
+            'prioritized',
+          );
+          for (const [state, count] of Object.entries(counts)) {
+            this.set({ queue: queue.name, state }, count);
+          }
+        }
+      },
+    });
+  }
+}
