@@ -118,8 +118,10 @@ export function sniffBinary(head: Buffer): Format | null {
     if (MP4_AUDIO_BRANDS.has(brand)) return FORMATS.m4a;
     return brand === 'qt  ' ? FORMATS.mov : null;
   }
-  if (head.subarray(0, 4).equals(EBML_MAGIC))
+  if (head.subarray(0, 4).equals(EBML_MAGIC)) {
+    // Matroska (.mkv) shares the container but is not on the allow-list.
     return ebmlDocType(head) === 'webm' ? FORMATS.webm : null;
+  }
   if (has(head, 'RIFF') && has(head, 'WAVE', 8)) return FORMATS.wav;
   if (has(head, 'RIFF') && has(head, 'WEBP', 8)) return FORMATS.webp;
   if (has(head, 'OggS')) return sniffOgg(head);

@@ -1,7 +1,7 @@
-import type { Entry } from 'yauzl';
+import type { Entry, ZipFile } from 'yauzl';
 import { AppError } from '../../../common/errors/app-error';
 import { normaliseLessonPath } from './lesson-path';
-import { drainEntry, entryLabel, openZip, shown, unsafe, walkEntries } from './zip-reader';
+import { drainEntry, entryLabel, openZip, unsafe, walkEntries } from './zip-reader';
 
 /**
  * Checks an uploaded ZIP (HTML5 package) before anything unpacks it, on a school terminal or
@@ -66,7 +66,7 @@ export async function inflateCheck(
   filePath: string,
   limits: ZipLimits = DEFAULT_ZIP_LIMITS,
 ): Promise<{ entries: number; uncompressedBytes: number }> {
-  const zipfile = await openZip(filePath);
+  const zipfile = await openWithinEntryLimit(filePath, limits);
   let entries = 0;
   let total = 0;
   await walkEntries(zipfile, async (entry) => {
@@ -89,15 +89,36 @@ export async function inflateCheck(
   return { entries, uncompressedBytes: total };
 }
 
+/** The end-of-directory record gives the count up front: refuse before reading any entry. */
+async function openWithinEntryLimit(filePath: string, limits: ZipLimits): Promise<ZipFile> {
+  const zipfile = await openZip(filePath);
+  if (zipfile.entryCount > limits.maxEntries) {
+    zipfile.close();
+    throw tooManyEntries(limits);
+  }
+  return zipfile;
+}
+
 function tooManyEntries(limits: ZipLimits): AppError {
   return unsafe(
     `The zip has more than ${limits.maxEntries} entries; split the package or remove unused files.`,
   );
 }
 
+function readableBytes(bytes: number): string {
+  for (const [unit, size] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
 function tooLarge(limits: ZipLimits): AppError {
   return unsafe(
-    `The zip would unpack to more than ${limits.maxTotalUncompressedBytes} bytes; split the package or remove large files.`,
+    `The zip would unpack to more than ${readableBytes(limits.maxTotalUncompressedBytes)}; split the package or remove large files.`,
   );
 }
 
@@ -225,11 +246,7 @@ export async function checkZipPackage(
   filePath: string,
   limits: ZipLimits = DEFAULT_ZIP_LIMITS,
 ): Promise<ZipSummary> {
-  const zipfile = await openZip(filePath);
-  if (zipfile.entryCount > limits.maxEntries) {
-    zipfile.close();
-    throw tooManyEntries(limits);
-  }
+  const zipfile = await openWithinEntryLimit(filePath, limits);
   const records: DirectoryEntry[] = [];
   let declaredTotal = 0;
   let compressedTotal = 0;

@@ -8,6 +8,7 @@ import { AppError } from '../../../common/errors/app-error';
  * exception or unhandled rejection) and the archive is always closed.
  */
 
+/** A `zip_unsafe` error; `entry` (already bounded with `shown`) names the offending entry. */
 export function unsafe(message: string, entry?: string): AppError {
   const detail =
     entry === undefined ? { field: 'file', message } : { field: 'file', entry, message };
@@ -49,7 +50,13 @@ export function openZip(filePath: string): Promise<ZipFile> {
     yauzl.open(
       filePath,
       { lazyEntries: true, autoClose: true, validateEntrySizes: true, strictFileNames: false },
-      (err, zipfile) => (err ? reject(fromYauzl(err)) : resolve(zipfile)),
+      (err, zipfile) => {
+        if (err) return reject(fromYauzl(err));
+        // Until walkEntries listens, an error (a failed close after an early refusal) would
+        // have no listener and crash the process; walkEntries reports the ones that matter.
+        zipfile.on('error', () => undefined);
+        resolve(zipfile);
+      },
     );
   });
 }

@@ -1,4 +1,8 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
+import { AppError } from '../../../common/errors/app-error';
 
 /**
  * Test-only ZIP writer. It can lie (declared sizes, shared data, flags) in ways real tools
@@ -103,4 +107,36 @@ export function buildZip(entries: FixtureEntry[]): Buffer {
   end.writeUInt32LE(directory.length, 12);
   end.writeUInt32LE(offset, 16);
   return Buffer.concat([...chunks, directory, end]);
+}
+
+/** A temporary folder of numbered zip files, removed as a whole after the suite. */
+export class ZipScratch {
+  private counter = 0;
+
+  private constructor(readonly dir: string) {}
+
+  static async create(): Promise<ZipScratch> {
+    return new ZipScratch(await mkdtemp(join(tmpdir(), 'classcast-zip-')));
+  }
+
+  async write(content: FixtureEntry[] | Buffer): Promise<string> {
+    const path = join(this.dir, `${this.counter++}.zip`);
+    await writeFile(path, Buffer.isBuffer(content) ? content : buildZip(content));
+    return path;
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The AppError a promise rejects with; anything else (or success) fails the test. */
+export async function rejection(promise: Promise<unknown>): Promise<AppError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof AppError) return err;
+    throw err;
+  }
+  throw new Error('expected an AppError');
 }
