@@ -61,7 +61,9 @@ export class IngestService {
   async accept(p: Principal, req: IngestRequest, staged: StagedFile): Promise<{ file: FileView; replaced: boolean }> {
     try {
       const { lesson, path } = await this.precheck(p, req.lessonId, req.path);
-      const sniffed = checkMediaType(staged.head, req.fileName || path, req.declaredType);
+      // Both the name the client sent and the path the file will live under must fit the bytes.
+      const sniffed = checkMediaType(staged.head, path, req.declaredType);
+      if (req.fileName && req.fileName !== path) checkMediaType(staged.head, req.fileName);
       if (sniffed.mediaType === 'application/zip') {
         await checkZipPackage(staged.path, {
           maxEntries: this.env.zipMaxEntries,
