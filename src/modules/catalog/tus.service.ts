@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { FileStore } from '@tus/file-store';
-import { MemoryLocker, Server } from '@tus/server';
+import { EVENTS, MemoryLocker, Server } from '@tus/server';
 import type { Upload as TusUpload } from '@tus/utils';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError } from '../../common/errors/app-error';
 import { toErrorBody } from '../../common/errors/error.filter';
@@ -66,6 +67,9 @@ export class TusService implements OnModuleInit {
       onUploadFinish: (req, res, upload) => this.onFinish(req, res, upload),
       onResponseError: (_req, res, err) => this.toTusError(res, err),
     });
+    this.server.on(EVENTS.POST_TERMINATE, (_req: unknown, _res: unknown, id: string) => {
+      this.uploads.delete(id).catch((err: unknown) => this.logger.warn({ err, id }, 'could not forget upload'));
+    });
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -74,7 +78,12 @@ export class TusService implements OnModuleInit {
 
   /** Removes an upload's staged bytes and bookkeeping (expiry and failed verification). */
   async remove(id: string): Promise<void> {
-    await this.store.remove(id).catch(() => undefined);
+    // Not FileStore.remove: it gives up on the metadata when the bytes are already gone.
+    for (const file of [id, `${id}.json`]) {
+      await unlink(join(this.directory, file)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+    }
     await this.uploads.delete(id);
   }
 
