@@ -20,7 +20,9 @@ export class Api {
     const text = await res.text();
     const expected = options.expect ?? (method === 'POST' ? 201 : 200);
     if (res.status !== expected) {
-      throw new Error(`${method} ${path} answered ${res.status} (expected ${expected}): ${text.slice(0, 500)}`);
+      throw new Error(
+        `${method} ${path} answered ${res.status} (expected ${expected}): ${text.slice(0, 500)}`,
+      );
     }
     return (text ? JSON.parse(text) : undefined) as T;
   }
@@ -34,7 +36,9 @@ export class Api {
   }
 
   /** A province, its bureau and a logged-in bureau user, created through the API as an admin. */
-  async createBureauUser(adminToken: string): Promise<{ token: string; bureauId: string; regionId: string }> {
+  async createBureauUser(
+    adminToken: string,
+  ): Promise<{ token: string; bureauId: string; regionId: string }> {
     const suffix = randomBytes(4).toString('hex');
     const region = await this.call<{ id: string }>('POST', '/regions', {
       token: adminToken,

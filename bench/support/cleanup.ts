@@ -31,7 +31,9 @@ export class Cleanup {
       try {
         await step.run();
       } catch (err) {
-        console.error(`cleanup: ${step.name} failed: ${err instanceof Error ? err.message : String(err)}`);
+        console.error(
+          `cleanup: ${step.name} failed: ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
     }
   }
@@ -45,7 +47,9 @@ export function runBench(name: string, body: (cleanup: Cleanup) => Promise<void>
     .then(
       () => cleanup.run(),
       async (err: unknown) => {
-        console.error(`${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        console.error(
+          `${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        );
         await cleanup.run();
         process.exitCode = 1;
       },

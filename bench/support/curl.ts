@@ -12,9 +12,13 @@ export interface CurlResult {
 export function curl(args: string[]): Promise<CurlResult> {
   return new Promise((resolve, reject) => {
     // `Expect:` off for everyone: curl would otherwise wait for 100-continue on big bodies.
-    const child = spawn('curl', ['-sS', '-H', 'Expect:', '-w', '%{http_code} %{time_total}', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'curl',
+      ['-sS', '-H', 'Expect:', '-w', '%{http_code} %{time_total}', ...args],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));

@@ -39,6 +39,9 @@ function* mp4Chunks(totalBytes: number, hash: ReturnType<typeof createHash>): Ge
 export async function writeSampleVideo(path: string, totalBytes: number): Promise<string> {
   if (totalBytes < CHUNK) throw new Error('the sample video must be at least 1 MB');
   const hash = createHash('sha256');
-  await pipeline(Readable.from(mp4Chunks(totalBytes, hash)), createWriteStream(path, { flags: 'wx' }));
+  await pipeline(
+    Readable.from(mp4Chunks(totalBytes, hash)),
+    createWriteStream(path, { flags: 'wx' }),
+  );
   return hash.digest('hex');
 }

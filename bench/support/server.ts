@@ -80,6 +80,10 @@ export async function startBenchServer(
       ADMIN_EMAIL: admin.email,
       ADMIN_PASSWORD: admin.password,
       JWT_SECRET: randomBytes(32).toString('hex'),
+      // For profiling runs, e.g. BENCH_SERVER_NODE_OPTIONS=--perf-basic-prof with `perf record`.
+      ...(process.env.BENCH_SERVER_NODE_OPTIONS
+        ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS }
+        : {}),
       ...options.extraEnv,
     },
   });
@@ -104,7 +108,8 @@ export async function startBenchServer(
       () => false,
     );
     if (ready) break;
-    if (Date.now() > deadline) throw new Error(`the server was not ready within 90 s (log: ${logPath})`);
+    if (Date.now() > deadline)
+      throw new Error(`the server was not ready within 90 s (log: ${logPath})`);
     await sleep(250);
   }
   return { baseUrl, pid: child.pid, databaseUrl, dataDir, admin, logPath };

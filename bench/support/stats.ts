@@ -25,10 +25,15 @@ export function formatTable(header: string[], rows: (string | number)[][]): stri
   const cells = [header, ...rows.map((r) => r.map(String))];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => width(r[i] ?? ''))));
   const line = (r: string[]) =>
-    r.map((c, i) => c + ' '.repeat(widths[i] - width(c))).join('  ').trimEnd();
-  return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join(
-    '\n',
-  );
+    r
+      .map((c, i) => c + ' '.repeat(widths[i] - width(c)))
+      .join('  ')
+      .trimEnd();
+  return [
+    line(cells[0]),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...cells.slice(1).map(line),
+  ].join('\n');
 }
 
 export async function writeReport(name: string, report: unknown): Promise<string> {
