@@ -3,7 +3,17 @@ import { readdir } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import { Actor, PDF, PNG, createBureauUser, createLesson, createRegion, createViewer, loginAdmin, mp4Bytes } from './support/factories';
+import {
+  Actor,
+  PDF,
+  PNG,
+  createBureauUser,
+  createLesson,
+  createRegion,
+  createViewer,
+  loginAdmin,
+  mp4Bytes,
+} from './support/factories';
 import { countRows } from './support/db';
 import { TestApp, startTestApp } from './support/test-app';
 
@@ -70,10 +80,19 @@ describe('catalog: lessons, versions, files, search, courses', () => {
   });
   afterAll(() => t.close());
 
-  const upload = (a: Actor, lessonId: string, content: Buffer, filename: string, opts: { path?: string; type?: string } = {}) => {
+  const upload = (
+    a: Actor,
+    lessonId: string,
+    content: Buffer,
+    filename: string,
+    opts: { path?: string; type?: string } = {},
+  ) => {
     const req = t.http().post(`/api/v1/lessons/${lessonId}/files`).set(as(a));
     if (opts.path !== undefined) req.field('path', opts.path);
-    return req.attach('file', content, { filename, contentType: opts.type ?? 'application/octet-stream' });
+    return req.attach('file', content, {
+      filename,
+      contentType: opts.type ?? 'application/octet-stream',
+    });
   };
 
   describe('lessons', () => {
@@ -106,7 +125,11 @@ describe('catalog: lessons, versions, files, search, courses', () => {
         bureauId: bureau.bureauId,
         teacherlessReady: true,
       });
-      await t.http().get(`/api/v1/lessons/${res.body.id as string}`).set(as(bureau)).expect(200);
+      await t
+        .http()
+        .get(`/api/v1/lessons/${res.body.id as string}`)
+        .set(as(bureau))
+        .expect(200);
     });
 
     it.each([
@@ -136,15 +159,29 @@ describe('catalog: lessons, versions, files, search, courses', () => {
     });
 
     it('refuses writes by a viewer with 403 and without a token with 401', async () => {
-      await t.http().post('/api/v1/lessons').set(as(viewer)).send({ title: 'a', subject: 'art', grades: [1], language: 'zh-CN' }).expect(403);
-      await t.http().post('/api/v1/lessons').send({ title: 'a', subject: 'art', grades: [1], language: 'zh-CN' }).expect(401);
+      await t
+        .http()
+        .post('/api/v1/lessons')
+        .set(as(viewer))
+        .send({ title: 'a', subject: 'art', grades: [1], language: 'zh-CN' })
+        .expect(403);
+      await t
+        .http()
+        .post('/api/v1/lessons')
+        .send({ title: 'a', subject: 'art', grades: [1], language: 'zh-CN' })
+        .expect(401);
     });
 
-    it('hides another bureau\'s draft (404) and refuses changes to its lessons (404)', async () => {
+    it("hides another bureau's draft (404) and refuses changes to its lessons (404)", async () => {
       const lesson = await createLesson(t, bureau);
       await t.http().get(`/api/v1/lessons/${lesson.id}`).set(as(otherBureau)).expect(404);
       await t.http().get(`/api/v1/lessons/${lesson.id}`).set(as(viewer)).expect(404);
-      await t.http().patch(`/api/v1/lessons/${lesson.id}`).set(as(otherBureau)).send({ title: 'mine now' }).expect(404);
+      await t
+        .http()
+        .patch(`/api/v1/lessons/${lesson.id}`)
+        .set(as(otherBureau))
+        .send({ title: 'mine now' })
+        .expect(404);
       await upload(otherBureau, lesson.id, PDF, 'x.pdf').expect(404);
       await t.http().delete(`/api/v1/lessons/${lesson.id}`).set(as(otherBureau)).expect(404);
       await upload(bureau, lesson.id, PDF, 'notes.pdf').expect(201);
@@ -152,16 +189,39 @@ describe('catalog: lessons, versions, files, search, courses', () => {
       // Published: everyone reads it, still only its bureau changes it.
       await t.http().get(`/api/v1/lessons/${lesson.id}`).set(as(otherBureau)).expect(200);
       await t.http().get(`/api/v1/lessons/${lesson.id}`).set(as(viewer)).expect(200);
-      await t.http().patch(`/api/v1/lessons/${lesson.id}`).set(as(otherBureau)).send({ title: 'mine now' }).expect(404);
-      await t.http().get(`/api/v1/lessons/${lesson.id}/versions/2/files`).set(as(otherBureau)).expect(404);
-      await t.http().get(`/api/v1/lessons/${lesson.id}/versions/1/files`).set(as(otherBureau)).expect(200);
+      await t
+        .http()
+        .patch(`/api/v1/lessons/${lesson.id}`)
+        .set(as(otherBureau))
+        .send({ title: 'mine now' })
+        .expect(404);
+      await t
+        .http()
+        .get(`/api/v1/lessons/${lesson.id}/versions/2/files`)
+        .set(as(otherBureau))
+        .expect(404);
+      await t
+        .http()
+        .get(`/api/v1/lessons/${lesson.id}/versions/1/files`)
+        .set(as(otherBureau))
+        .expect(200);
     });
 
     it('edits metadata with PATCH and validates it', async () => {
       const lesson = await createLesson(t, bureau);
-      const res = await t.http().patch(`/api/v1/lessons/${lesson.id}`).set(as(bureau)).send({ title: 'Renamed', tags: ['a'] }).expect(200);
+      const res = await t
+        .http()
+        .patch(`/api/v1/lessons/${lesson.id}`)
+        .set(as(bureau))
+        .send({ title: 'Renamed', tags: ['a'] })
+        .expect(200);
       expect(res.body).toMatchObject({ title: 'Renamed', tags: ['a'] });
-      await t.http().patch(`/api/v1/lessons/${lesson.id}`).set(as(bureau)).send({ grades: [0] }).expect(422);
+      await t
+        .http()
+        .patch(`/api/v1/lessons/${lesson.id}`)
+        .set(as(bureau))
+        .send({ grades: [0] })
+        .expect(422);
     });
   });
 
@@ -169,17 +229,46 @@ describe('catalog: lessons, versions, files, search, courses', () => {
     it('uploads by multipart: 201 for a new path, 200 when replacing, listed with sha256', async () => {
       const lesson = await createLesson(t, bureau);
       const video = mp4Bytes(64 * 1024, 7);
-      const first = await upload(bureau, lesson.id, video, 'lecture.mp4', { type: 'video/mp4' }).expect(201);
-      expect(first.body).toEqual({ path: 'lecture.mp4', size: video.length, sha256: sha(video), mediaType: 'video/mp4', renditions: [] });
+      const first = await upload(bureau, lesson.id, video, 'lecture.mp4', {
+        type: 'video/mp4',
+      }).expect(201);
+      expect(first.body).toEqual({
+        path: 'lecture.mp4',
+        size: video.length,
+        sha256: sha(video),
+        mediaType: 'video/mp4',
+        renditions: [],
+      });
       const again = mp4Bytes(32 * 1024, 8);
-      const second = await upload(bureau, lesson.id, again, 'x.mp4', { path: './lecture.mp4' }).expect(200);
+      const second = await upload(bureau, lesson.id, again, 'x.mp4', {
+        path: './lecture.mp4',
+      }).expect(200);
       expect(second.body.sha256).toBe(sha(again));
-      await upload(bureau, lesson.id, PNG, '图片.png', { path: 'slides/封面.png', type: 'image/png' }).expect(201);
-      const files = await t.http().get(`/api/v1/lessons/${lesson.id}/versions/1/files`).set(as(bureau)).expect(200);
+      await upload(bureau, lesson.id, PNG, '图片.png', {
+        path: 'slides/封面.png',
+        type: 'image/png',
+      }).expect(201);
+      const files = await t
+        .http()
+        .get(`/api/v1/lessons/${lesson.id}/versions/1/files`)
+        .set(as(bureau))
+        .expect(200);
       expect(files.body).toMatchObject({ page: 1, total: 2 });
       expect(files.body.items).toEqual([
-        { path: 'lecture.mp4', size: again.length, sha256: sha(again), mediaType: 'video/mp4', renditions: [] },
-        { path: 'slides/封面.png', size: PNG.length, sha256: sha(PNG), mediaType: 'image/png', renditions: [] },
+        {
+          path: 'lecture.mp4',
+          size: again.length,
+          sha256: sha(again),
+          mediaType: 'video/mp4',
+          renditions: [],
+        },
+        {
+          path: 'slides/封面.png',
+          size: PNG.length,
+          sha256: sha(PNG),
+          mediaType: 'image/png',
+          renditions: [],
+        },
       ]);
     });
 
@@ -195,29 +284,67 @@ describe('catalog: lessons, versions, files, search, courses', () => {
 
     it('publishes immutable versions; the next draft starts with their files', async () => {
       const lesson = await createLesson(t, bureau);
-      const empty = await t.http().post(`/api/v1/lessons/${lesson.id}/publish`).set(as(bureau)).expect(409);
+      const empty = await t
+        .http()
+        .post(`/api/v1/lessons/${lesson.id}/publish`)
+        .set(as(bureau))
+        .expect(409);
       expect(empty.body.code).toBe('nothing_to_publish');
       await upload(bureau, lesson.id, PDF, 'worksheet.pdf').expect(201);
-      const v1 = await t.http().post(`/api/v1/lessons/${lesson.id}/publish`).set(as(bureau)).expect(200);
+      const v1 = await t
+        .http()
+        .post(`/api/v1/lessons/${lesson.id}/publish`)
+        .set(as(bureau))
+        .expect(200);
       expect(v1.body).toMatchObject({ status: 'published', publishedVersion: 1, draftVersion: 2 });
       // Changes go to draft 2; version 1 never changes.
       await upload(bureau, lesson.id, mp4Bytes(2048, 3), 'extra.mp4').expect(201);
-      await t.http().delete(`/api/v1/lessons/${lesson.id}/files?path=worksheet.pdf`).set(as(bureau)).expect(204);
-      const files1 = await t.http().get(`/api/v1/lessons/${lesson.id}/versions/1/files`).set(as(bureau)).expect(200);
+      await t
+        .http()
+        .delete(`/api/v1/lessons/${lesson.id}/files?path=worksheet.pdf`)
+        .set(as(bureau))
+        .expect(204);
+      const files1 = await t
+        .http()
+        .get(`/api/v1/lessons/${lesson.id}/versions/1/files`)
+        .set(as(bureau))
+        .expect(200);
       expect(files1.body.items.map((f: { path: string }) => f.path)).toEqual(['worksheet.pdf']);
-      const files2 = await t.http().get(`/api/v1/lessons/${lesson.id}/versions/2/files`).set(as(bureau)).expect(200);
+      const files2 = await t
+        .http()
+        .get(`/api/v1/lessons/${lesson.id}/versions/2/files`)
+        .set(as(bureau))
+        .expect(200);
       expect(files2.body.items.map((f: { path: string }) => f.path)).toEqual(['extra.mp4']);
-      const v2 = await t.http().post(`/api/v1/lessons/${lesson.id}/publish`).set(as(bureau)).expect(200);
+      const v2 = await t
+        .http()
+        .post(`/api/v1/lessons/${lesson.id}/publish`)
+        .set(as(bureau))
+        .expect(200);
       expect(v2.body).toMatchObject({ publishedVersion: 2, draftVersion: 3 });
-      const versions = await t.http().get(`/api/v1/lessons/${lesson.id}/versions`).set(as(bureau)).expect(200);
-      expect(versions.body.items.map((v: { version: number; state: string }) => [v.version, v.state])).toEqual([
+      const versions = await t
+        .http()
+        .get(`/api/v1/lessons/${lesson.id}/versions`)
+        .set(as(bureau))
+        .expect(200);
+      expect(
+        versions.body.items.map((v: { version: number; state: string }) => [v.version, v.state]),
+      ).toEqual([
         [1, 'published'],
         [2, 'published'],
         [3, 'draft'],
       ]);
-      const others = await t.http().get(`/api/v1/lessons/${lesson.id}/versions`).set(as(otherBureau)).expect(200);
+      const others = await t
+        .http()
+        .get(`/api/v1/lessons/${lesson.id}/versions`)
+        .set(as(otherBureau))
+        .expect(200);
       expect(others.body.items.map((v: { version: number }) => v.version)).toEqual([1, 2]);
-      await t.http().delete(`/api/v1/lessons/${lesson.id}/files?path=nothing.pdf`).set(as(bureau)).expect(404);
+      await t
+        .http()
+        .delete(`/api/v1/lessons/${lesson.id}/files?path=nothing.pdf`)
+        .set(as(bureau))
+        .expect(404);
     });
 
     it('retires a lesson: history kept, further changes refused with 409', async () => {
@@ -229,7 +356,11 @@ describe('catalog: lessons, versions, files, search, courses', () => {
       expect(got.body.status).toBe('retired');
       const refused = await upload(bureau, lesson.id, PDF, 'b.pdf').expect(409);
       expect(refused.body.code).toBe('lesson_retired');
-      await t.http().get(`/api/v1/lessons/${lesson.id}/versions/1/files`).set(as(bureau)).expect(200);
+      await t
+        .http()
+        .get(`/api/v1/lessons/${lesson.id}/versions/1/files`)
+        .set(as(bureau))
+        .expect(200);
     });
   });
 
@@ -239,7 +370,11 @@ describe('catalog: lessons, versions, files, search, courses', () => {
       lessonId = (await createLesson(t, bureau)).id;
     });
 
-    const expectNothingStored = async (blobsBefore: number, filesBefore: number, onDisk: number) => {
+    const expectNothingStored = async (
+      blobsBefore: number,
+      filesBefore: number,
+      onDisk: number,
+    ) => {
       expect(await countRows(t, 'blob')).toBe(blobsBefore);
       expect(await countRows(t, 'lesson_file')).toBe(filesBefore);
       expect(await blobFiles(t)).toBe(onDisk);
@@ -248,23 +383,68 @@ describe('catalog: lessons, versions, files, search, courses', () => {
 
     it.each([
       ['a PNG named .mp4', PNG, 'movie.mp4', 'video/mp4', undefined, 415, 'media_type_mismatch'],
-      ['a PDF declared as video/mp4', PDF, 'file', 'video/mp4', undefined, 415, 'media_type_mismatch'],
-      ['a Windows executable', Buffer.concat([Buffer.from('MZ'), Buffer.alloc(200)]), 'setup.exe', undefined, undefined, 415, 'unsupported_media_type'],
-      ['an HTML page outside a package', Buffer.from('<!doctype html><script>alert(1)</script>'), 'x.html', 'text/html', undefined, 415, 'unsupported_media_type'],
-      ['a path-traversal name', PDF, 'notes.pdf', undefined, '../../etc/notes.pdf', 422, 'invalid_path'],
+      [
+        'a PDF declared as video/mp4',
+        PDF,
+        'file',
+        'video/mp4',
+        undefined,
+        415,
+        'media_type_mismatch',
+      ],
+      [
+        'a Windows executable',
+        Buffer.concat([Buffer.from('MZ'), Buffer.alloc(200)]),
+        'setup.exe',
+        undefined,
+        undefined,
+        415,
+        'unsupported_media_type',
+      ],
+      [
+        'an HTML page outside a package',
+        Buffer.from('<!doctype html><script>alert(1)</script>'),
+        'x.html',
+        'text/html',
+        undefined,
+        415,
+        'unsupported_media_type',
+      ],
+      [
+        'a path-traversal name',
+        PDF,
+        'notes.pdf',
+        undefined,
+        '../../etc/notes.pdf',
+        422,
+        'invalid_path',
+      ],
       ['an absolute path', PDF, 'notes.pdf', undefined, '/etc/notes.pdf', 422, 'invalid_path'],
       ['a path with NUL', PDF, 'notes.pdf', undefined, 'a\u0000.pdf', 422, 'invalid_path'],
     ])('%s -> %i %s', async (_what, content, filename, type, path, status, code) => {
-      const [blobs, files, disk] = [await countRows(t, 'blob'), await countRows(t, 'lesson_file'), await blobFiles(t)];
-      const res = await upload(bureau, lessonId, content as Buffer, filename as string, { type: type as string | undefined, path: path as string | undefined }).expect(status as number);
+      const [blobs, files, disk] = [
+        await countRows(t, 'blob'),
+        await countRows(t, 'lesson_file'),
+        await blobFiles(t),
+      ];
+      const res = await upload(bureau, lessonId, content as Buffer, filename, {
+        type: type,
+        path: path,
+      }).expect(status);
       expect(res.body.code).toBe(code);
       await expectNothingStored(blobs, files, disk);
     });
 
     it('rejects a zip bomb and a zip-slip package with 422 zip_unsafe', async () => {
-      const [blobs, files, disk] = [await countRows(t, 'blob'), await countRows(t, 'lesson_file'), await blobFiles(t)];
+      const [blobs, files, disk] = [
+        await countRows(t, 'blob'),
+        await countRows(t, 'lesson_file'),
+        await blobFiles(t),
+      ];
       const bomb = zipOf('index.html', Buffer.alloc(20 * 1024 * 1024));
-      const res = await upload(bureau, lessonId, bomb, 'game.zip', { type: 'application/zip' }).expect(422);
+      const res = await upload(bureau, lessonId, bomb, 'game.zip', {
+        type: 'application/zip',
+      }).expect(422);
       expect(res.body.code).toBe('zip_unsafe');
       const slip = zipOf('../../evil.html', Buffer.from('<p>hi</p>'));
       const res2 = await upload(bureau, lessonId, slip, 'game.zip').expect(422);
@@ -276,13 +456,27 @@ describe('catalog: lessons, versions, files, search, courses', () => {
     });
 
     it('answers a form without a file with 422 and a non-multipart body with 415', async () => {
-      const res = await t.http().post(`/api/v1/lessons/${lessonId}/files`).set(as(bureau)).field('path', 'a.pdf').expect(422);
+      const res = await t
+        .http()
+        .post(`/api/v1/lessons/${lessonId}/files`)
+        .set(as(bureau))
+        .field('path', 'a.pdf')
+        .expect(422);
       expect(res.body.details[0].field).toBe('file');
-      await t.http().post(`/api/v1/lessons/${lessonId}/files`).set(as(bureau)).send({ file: 'x' }).expect(415);
+      await t
+        .http()
+        .post(`/api/v1/lessons/${lessonId}/files`)
+        .set(as(bureau))
+        .send({ file: 'x' })
+        .expect(415);
     });
 
     it('drops a truncated multipart upload without a trace', async () => {
-      const [blobs, files, disk] = [await countRows(t, 'blob'), await countRows(t, 'lesson_file'), await blobFiles(t)];
+      const [blobs, files, disk] = [
+        await countRows(t, 'blob'),
+        await countRows(t, 'lesson_file'),
+        await blobFiles(t),
+      ];
       const url = new URL(`${t.url}/api/v1/lessons/${lessonId}/files`);
       const boundary = 'classcastboundary';
       const head = Buffer.from(
@@ -316,26 +510,50 @@ describe('catalog: lessons, versions, files, search, courses', () => {
 
   describe('search', () => {
     it('finds lessons by Chinese fragments, English words and filters, respecting visibility', async () => {
-      const chinese = await createLesson(t, bureau, { title: '小学音乐：认识五线谱与节拍', subject: 'music', grades: [5] });
-      const english = await createLesson(t, bureau, { title: 'Phonics for beginners', subject: 'english', grades: [3], description: 'letter sounds and rhythm', tags: ['phonics'] });
-      const hidden = await createLesson(t, otherBureau, { title: '五线谱的秘密草稿', subject: 'music', grades: [5] });
+      const chinese = await createLesson(t, bureau, {
+        title: '小学音乐：认识五线谱与节拍',
+        subject: 'music',
+        grades: [5],
+      });
+      const english = await createLesson(t, bureau, {
+        title: 'Phonics for beginners',
+        subject: 'english',
+        grades: [3],
+        description: 'letter sounds and rhythm',
+        tags: ['phonics'],
+      });
+      const hidden = await createLesson(t, otherBureau, {
+        title: '五线谱的秘密草稿',
+        subject: 'music',
+        grades: [5],
+      });
       for (const l of [chinese, english]) {
         await upload(bureau, l.id, PDF, 'a.pdf').expect(201);
         await t.http().post(`/api/v1/lessons/${l.id}/publish`).set(as(bureau)).expect(200);
       }
       const ids = async (a: Actor, query: string) =>
-        ((await t.http().get(`/api/v1/lessons?${query}`).set(as(a)).expect(200)).body.items as { id: string }[]).map((l) => l.id);
+        (
+          (await t.http().get(`/api/v1/lessons?${query}`).set(as(a)).expect(200)).body.items as {
+            id: string;
+          }[]
+        ).map((l) => l.id);
 
       expect(await ids(viewer, `q=${encodeURIComponent('五线谱')}`)).toEqual([chinese.id]);
       expect(await ids(viewer, `q=${encodeURIComponent('节拍')}`)).toEqual([chinese.id]);
-      expect(await ids(otherBureau, `q=${encodeURIComponent('五线谱')}`)).toEqual(expect.arrayContaining([chinese.id, hidden.id]));
+      expect(await ids(otherBureau, `q=${encodeURIComponent('五线谱')}`)).toEqual(
+        expect.arrayContaining([chinese.id, hidden.id]),
+      );
       expect(await ids(viewer, 'q=phonics')).toEqual([english.id]);
       expect(await ids(viewer, 'q=PHON')).toEqual([english.id]);
       expect(await ids(viewer, 'q=rhythm%20sounds')).toEqual([english.id]);
       expect(await ids(viewer, 'q=zzzz-nothing')).toEqual([]);
       expect(await ids(viewer, `subject=english&grade=3&q=phonics`)).toEqual([english.id]);
       expect(await ids(viewer, `subject=music&grade=3&q=phonics`)).toEqual([]);
-      const paged = await t.http().get('/api/v1/lessons?pageSize=1&page=1').set(as(bureau)).expect(200);
+      const paged = await t
+        .http()
+        .get('/api/v1/lessons?pageSize=1&page=1')
+        .set(as(bureau))
+        .expect(200);
       expect(paged.body).toMatchObject({ page: 1, pageSize: 1 });
       expect(paged.body.total).toBeGreaterThan(1);
       await t.http().get('/api/v1/lessons?pageSize=501').set(as(bureau)).expect(422);
@@ -347,12 +565,26 @@ describe('catalog: lessons, versions, files, search, courses', () => {
     it('creates an ordered course of usable lessons and rejects unknown ones', async () => {
       const a = await createLesson(t, bureau);
       const b = await createLesson(t, bureau);
-      const res = await t.http().post('/api/v1/courses').set(as(bureau)).send({ title: 'Music year 3', subject: 'music', grade: 3, lessonIds: [b.id, a.id] }).expect(201);
+      const res = await t
+        .http()
+        .post('/api/v1/courses')
+        .set(as(bureau))
+        .send({ title: 'Music year 3', subject: 'music', grade: 3, lessonIds: [b.id, a.id] })
+        .expect(201);
       expect(res.body.lessonIds).toEqual([b.id, a.id]);
-      await t.http().get(`/api/v1/courses/${res.body.id as string}`).set(as(viewer)).expect(200);
+      await t
+        .http()
+        .get(`/api/v1/courses/${res.body.id as string}`)
+        .set(as(viewer))
+        .expect(200);
       const list = await t.http().get('/api/v1/courses').set(as(viewer)).expect(200);
       expect(list.body.total).toBeGreaterThanOrEqual(1);
-      const bad = await t.http().post('/api/v1/courses').set(as(otherBureau)).send({ title: 'x', subject: 'music', grade: 3, lessonIds: [a.id] }).expect(422);
+      const bad = await t
+        .http()
+        .post('/api/v1/courses')
+        .set(as(otherBureau))
+        .send({ title: 'x', subject: 'music', grade: 3, lessonIds: [a.id] })
+        .expect(422);
       expect(bad.body.details[0].field).toBe('lessonIds.0');
     });
   });

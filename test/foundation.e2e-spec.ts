@@ -1,5 +1,12 @@
 import { JobsService } from '../src/jobs/jobs.service';
-import { Actor, createBureauUser, createRegion, createViewer, login, loginAdmin } from './support/factories';
+import {
+  Actor,
+  createBureauUser,
+  createRegion,
+  createViewer,
+  login,
+  loginAdmin,
+} from './support/factories';
 import { ADMIN, TestApp, startTestApp } from './support/test-app';
 
 describe('foundation: operations, errors, auth, regions, jobs', () => {
@@ -24,7 +31,11 @@ describe('foundation: operations, errors, auth, regions, jobs', () => {
     });
 
     it('serves Prometheus metrics with the HTTP histogram and queue depths', async () => {
-      await t.http().get('/api/v1/lessons').set('Authorization', `Bearer ${admin.token}`).expect(200);
+      await t
+        .http()
+        .get('/api/v1/lessons')
+        .set('Authorization', `Bearer ${admin.token}`)
+        .expect(200);
       const res = await t.http().get('/metrics').expect(200);
       expect(res.headers['content-type']).toMatch(/text\/plain/);
       expect(res.text).toContain('classcast_http_request_duration_seconds_bucket');
@@ -98,7 +109,11 @@ describe('foundation: operations, errors, auth, regions, jobs', () => {
 
   describe('auth', () => {
     it('logs in, answers /auth/me, and refuses bad credentials with 401', async () => {
-      const me = await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${admin.token}`).expect(200);
+      const me = await t
+        .http()
+        .get('/api/v1/auth/me')
+        .set('Authorization', `Bearer ${admin.token}`)
+        .expect(200);
       expect(me.body).toMatchObject({ email: ADMIN.email, role: 'admin' });
       const bad = await t
         .http()
@@ -117,25 +132,45 @@ describe('foundation: operations, errors, auth, regions, jobs', () => {
     it('rate limits failed logins per address and e-mail with 429 and Retry-After', async () => {
       const email = 'nobody-here@classcast.test';
       for (let i = 0; i < 10; i++) {
-        await t.http().post('/api/v1/auth/login').send({ email, password: 'guess-guess' }).expect(401);
+        await t
+          .http()
+          .post('/api/v1/auth/login')
+          .send({ email, password: 'guess-guess' })
+          .expect(401);
       }
-      const limited = await t.http().post('/api/v1/auth/login').send({ email, password: 'guess-guess' }).expect(429);
+      const limited = await t
+        .http()
+        .post('/api/v1/auth/login')
+        .send({ email, password: 'guess-guess' })
+        .expect(429);
       expect(limited.body.code).toBe('rate_limited');
       expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
       // Another e-mail from the same address is not affected.
-      await t.http().post('/api/v1/auth/login').send({ email: ADMIN.email, password: ADMIN.password }).expect(200);
+      await t
+        .http()
+        .post('/api/v1/auth/login')
+        .send({ email: ADMIN.email, password: ADMIN.password })
+        .expect(200);
     });
 
     it('revokes every token of a disabled user at once', async () => {
       const user = await createBureauUser(t, admin);
-      await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${user.token}`).expect(200);
+      await t
+        .http()
+        .get('/api/v1/auth/me')
+        .set('Authorization', `Bearer ${user.token}`)
+        .expect(200);
       await t
         .http()
         .patch(`/api/v1/users/${user.id}`)
         .set('Authorization', `Bearer ${admin.token}`)
         .send({ disabled: true })
         .expect(200);
-      await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${user.token}`).expect(401);
+      await t
+        .http()
+        .get('/api/v1/auth/me')
+        .set('Authorization', `Bearer ${user.token}`)
+        .expect(401);
       await t
         .http()
         .post('/api/v1/auth/login')
@@ -151,7 +186,11 @@ describe('foundation: operations, errors, auth, regions, jobs', () => {
         .set('Authorization', `Bearer ${user.token}`)
         .send({ currentPassword: 'bureau-password-1', newPassword: 'a-brand-new-password' })
         .expect(200);
-      await t.http().get('/api/v1/auth/me').set('Authorization', `Bearer ${user.token}`).expect(401);
+      await t
+        .http()
+        .get('/api/v1/auth/me')
+        .set('Authorization', `Bearer ${user.token}`)
+        .expect(401);
       await t
         .http()
         .get('/api/v1/auth/me')
@@ -170,15 +209,27 @@ describe('foundation: operations, errors, auth, regions, jobs', () => {
     it('lets only admins manage users (viewer -> 403)', async () => {
       const region = await createRegion(t, admin);
       const viewer = await createViewer(t, admin, region.id);
-      await t.http().get('/api/v1/users').set('Authorization', `Bearer ${viewer.token}`).expect(403);
-      const list = await t.http().get('/api/v1/users').set('Authorization', `Bearer ${admin.token}`).expect(200);
+      await t
+        .http()
+        .get('/api/v1/users')
+        .set('Authorization', `Bearer ${viewer.token}`)
+        .expect(403);
+      const list = await t
+        .http()
+        .get('/api/v1/users')
+        .set('Authorization', `Bearer ${admin.token}`)
+        .expect(200);
       expect(list.body).toMatchObject({ page: 1, pageSize: 50 });
       expect(list.body.total).toBeGreaterThanOrEqual(2);
       expect(JSON.stringify(list.body)).not.toContain('password');
     });
 
     it('sets an HttpOnly SameSite=Strict session cookie that API routes do not accept', async () => {
-      const res = await t.http().post('/api/v1/auth/session').set('Authorization', `Bearer ${admin.token}`).expect(204);
+      const res = await t
+        .http()
+        .post('/api/v1/auth/session')
+        .set('Authorization', `Bearer ${admin.token}`)
+        .expect(204);
       const cookie = (res.headers['set-cookie'] as unknown as string[])[0];
       expect(cookie).toMatch(/^classcast_session=/);
       expect(cookie).toMatch(/HttpOnly/);
@@ -236,17 +287,41 @@ describe('foundation: operations, errors, auth, regions, jobs', () => {
     it('keeps job records in PostgreSQL and shows them to their starter and admins only', async () => {
       const user = await createBureauUser(t, admin);
       const jobs = t.app.get(JobsService);
-      const jobId = await jobs.enqueue('maintenance.expire-uploads', { idleHours: 24 }, { userId: user.id });
-      let body: { state: string; progress: number; result?: unknown } = { state: 'waiting', progress: 0 };
+      const jobId = await jobs.enqueue(
+        'maintenance.expire-uploads',
+        { idleHours: 24 },
+        { userId: user.id },
+      );
+      let body: { state: string; progress: number; result?: unknown } = {
+        state: 'waiting',
+        progress: 0,
+      };
       for (let i = 0; i < 100 && body.state !== 'completed'; i++) {
         await new Promise((r) => setTimeout(r, 100));
-        body = (await t.http().get(`/api/v1/jobs/${jobId}`).set('Authorization', `Bearer ${user.token}`).expect(200))
-          .body;
+        body = (
+          await t
+            .http()
+            .get(`/api/v1/jobs/${jobId}`)
+            .set('Authorization', `Bearer ${user.token}`)
+            .expect(200)
+        ).body;
       }
-      expect(body).toMatchObject({ state: 'completed', progress: 100, result: { uploadsRemoved: 0 } });
-      await t.http().get(`/api/v1/jobs/${jobId}`).set('Authorization', `Bearer ${admin.token}`).expect(200);
+      expect(body).toMatchObject({
+        state: 'completed',
+        progress: 100,
+        result: { uploadsRemoved: 0 },
+      });
+      await t
+        .http()
+        .get(`/api/v1/jobs/${jobId}`)
+        .set('Authorization', `Bearer ${admin.token}`)
+        .expect(200);
       const other = await createBureauUser(t, admin);
-      await t.http().get(`/api/v1/jobs/${jobId}`).set('Authorization', `Bearer ${other.token}`).expect(404);
+      await t
+        .http()
+        .get(`/api/v1/jobs/${jobId}`)
+        .set('Authorization', `Bearer ${other.token}`)
+        .expect(404);
     });
   });
 });

@@ -4,7 +4,14 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { UploadExpiryService } from '../src/modules/catalog/upload-expiry.service';
 import { countRows } from './support/db';
-import { Actor, PNG, createBureauUser, createLesson, loginAdmin, mp4Bytes } from './support/factories';
+import {
+  Actor,
+  PNG,
+  createBureauUser,
+  createLesson,
+  loginAdmin,
+  mp4Bytes,
+} from './support/factories';
 import { TestApp, startTestApp } from './support/test-app';
 import { tusCreate, tusOffset, tusPatch, tusRequest } from './support/tus-client';
 
@@ -79,7 +86,11 @@ describe('tus uploads', () => {
     expect(done.status).toBe(204);
     expect(done.headers['upload-offset']).toBe(String(video.length));
     expect(await files(lesson.id)).toEqual([
-      expect.objectContaining({ path: 'video/lecture.mp4', sha256: sha(video), size: video.length }),
+      expect.objectContaining({
+        path: 'video/lecture.mp4',
+        sha256: sha(video),
+        size: video.length,
+      }),
     ]);
     expect(await countRows(t, 'upload')).toBe(0);
   });
@@ -103,7 +114,10 @@ describe('tus uploads', () => {
 
   it('rejects content that is not what its name says once complete, leaving nothing', async () => {
     const lesson = await createLesson(t, bureau);
-    const created = await tusCreate(t.url, bureau.token, PNG.length, { lessonId: lesson.id, path: 'movie.mp4' });
+    const created = await tusCreate(t.url, bureau.token, PNG.length, {
+      lessonId: lesson.id,
+      path: 'movie.mp4',
+    });
     const res = await tusPatch(created.location as string, bureau.token, 0, PNG);
     expect(res.status).toBe(415);
     expect(JSON.parse(res.body).code).toBe('media_type_mismatch');
@@ -116,12 +130,22 @@ describe('tus uploads', () => {
     const noLesson = await tusCreate(t.url, bureau.token, 10, { path: 'a.mp4' });
     expect(noLesson.status).toBe(422);
     expect(JSON.parse(noLesson.body).code).toBe('validation_failed');
-    const traversal = await tusCreate(t.url, bureau.token, 10, { lessonId: lesson.id, path: '../../x.mp4' });
+    const traversal = await tusCreate(t.url, bureau.token, 10, {
+      lessonId: lesson.id,
+      path: '../../x.mp4',
+    });
     expect(traversal.status).toBe(422);
     expect(JSON.parse(traversal.body).code).toBe('invalid_path');
-    const badSha = await tusCreate(t.url, bureau.token, 10, { lessonId: lesson.id, path: 'a.mp4', sha256: 'xyz' });
+    const badSha = await tusCreate(t.url, bureau.token, 10, {
+      lessonId: lesson.id,
+      path: 'a.mp4',
+      sha256: 'xyz',
+    });
     expect(badSha.status).toBe(422);
-    const tooBig = await tusCreate(t.url, bureau.token, 65 * 1024 * 1024, { lessonId: lesson.id, path: 'a.mp4' });
+    const tooBig = await tusCreate(t.url, bureau.token, 65 * 1024 * 1024, {
+      lessonId: lesson.id,
+      path: 'a.mp4',
+    });
     expect(tooBig.status).toBe(413);
     const deferred = await tusRequest(`${t.url}/api/v1/uploads`, 'POST', {
       Authorization: `Bearer ${bureau.token}`,
@@ -137,20 +161,28 @@ describe('tus uploads', () => {
 
   it('lets only the creator (or an admin) touch an upload, and needs a token', async () => {
     const lesson = await createLesson(t, bureau);
-    const created = await tusCreate(t.url, bureau.token, 1000, { lessonId: lesson.id, path: 'a.mp4' });
+    const created = await tusCreate(t.url, bureau.token, 1000, {
+      lessonId: lesson.id,
+      path: 'a.mp4',
+    });
     const location = created.location as string;
     expect((await tusOffset(location, other.token)).status).toBe(404);
     expect((await tusPatch(location, other.token, 0, mp4Bytes(1000))).status).toBe(404);
     expect((await tusRequest(location, 'HEAD', {})).status).toBe(401);
     expect((await tusOffset(location, admin.token)).status).toBe(200);
-    const terminated = await tusRequest(location, 'DELETE', { Authorization: `Bearer ${bureau.token}` });
+    const terminated = await tusRequest(location, 'DELETE', {
+      Authorization: `Bearer ${bureau.token}`,
+    });
     expect(terminated.status).toBe(204);
     expect((await tusOffset(location, bureau.token)).status).toBe(404);
   });
 
   it('removes uploads idle longer than the limit', async () => {
     const lesson = await createLesson(t, bureau);
-    const created = await tusCreate(t.url, bureau.token, 5000, { lessonId: lesson.id, path: 'a.mp4' });
+    const created = await tusCreate(t.url, bureau.token, 5000, {
+      lessonId: lesson.id,
+      path: 'a.mp4',
+    });
     await tusPatch(created.location as string, bureau.token, 0, mp4Bytes(5000).subarray(0, 1000));
     const expiry = t.app.get(UploadExpiryService);
     expect(await expiry.expireIdle(1)).toBe(0);

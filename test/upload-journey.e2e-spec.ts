@@ -35,14 +35,19 @@ async function writeVideo(path: string): Promise<string> {
     });
   await write(header);
   while (written < SIZE) await write(randomBytes(Math.min(4 * 1024 * 1024, SIZE - written)));
-  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    out.end((err?: Error | null) => (err ? reject(err) : resolve())),
+  );
   return hash.digest('hex');
 }
 
 async function json(url: string, token: string | null, method = 'GET', body?: unknown) {
   const res = await fetch(url, {
     method,
-    headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), 'Content-Type': 'application/json' },
+    headers: {
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      'Content-Type': 'application/json',
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -95,18 +100,31 @@ describe('upload journey across a server crash', () => {
     server = await startServerProcess(env, await freePort());
     const api = `${server.url}/api/v1`;
 
-    const admin = await json(`${api}/auth/login`, null, 'POST', { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD });
+    const admin = await json(`${api}/auth/login`, null, 'POST', {
+      email: env.ADMIN_EMAIL,
+      password: env.ADMIN_PASSWORD,
+    });
     expect(admin.status).toBe(200);
     const adminToken = admin.body.accessToken as string;
-    const region = await json(`${api}/regions`, adminToken, 'POST', { code: 'GS', name: '甘肃省', level: 'province' });
-    const bureau = await json(`${api}/bureaus`, adminToken, 'POST', { name: '甘肃省教育厅', regionId: region.body.id });
+    const region = await json(`${api}/regions`, adminToken, 'POST', {
+      code: 'GS',
+      name: '甘肃省',
+      level: 'province',
+    });
+    const bureau = await json(`${api}/bureaus`, adminToken, 'POST', {
+      name: '甘肃省教育厅',
+      regionId: region.body.id,
+    });
     await json(`${api}/users`, adminToken, 'POST', {
       email: 'teacher@gs.test',
       password: 'bureau-password-1',
       role: 'bureau',
       bureauId: bureau.body.id,
     });
-    const login = await json(`${api}/auth/login`, null, 'POST', { email: 'teacher@gs.test', password: 'bureau-password-1' });
+    const login = await json(`${api}/auth/login`, null, 'POST', {
+      email: 'teacher@gs.test',
+      password: 'bureau-password-1',
+    });
     const token = login.body.accessToken as string;
     const lesson = await json(`${api}/lessons`, token, 'POST', {
       title: '四年级英语：字母与发音 Phonics',
@@ -132,7 +150,10 @@ describe('upload journey across a server crash', () => {
     const patching = tusPatchFile(location, token, video, 0).catch(() => null);
     const staged = join(env.DATA_DIR, 'uploads', id);
     for (let i = 0; i < 600; i++) {
-      const size = await stat(staged).then((s) => s.size, () => 0);
+      const size = await stat(staged).then(
+        (s) => s.size,
+        () => 0,
+      );
       if (size >= 80 * 1024 * 1024) break;
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -166,7 +187,13 @@ describe('upload journey across a server crash', () => {
 
     const files = await json(`${api2}/lessons/${lessonId}/versions/1/files`, adminToken);
     expect(files.body.items).toEqual([
-      { path: 'video/phonics.mp4', size: SIZE, sha256: digest, mediaType: 'video/mp4', renditions: [] },
+      {
+        path: 'video/phonics.mp4',
+        size: SIZE,
+        sha256: digest,
+        mediaType: 'video/mp4',
+        renditions: [],
+      },
     ]);
     // SIGTERM is a graceful stop: the server closes and re-raises the signal, within seconds.
     const started = Date.now();

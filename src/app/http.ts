@@ -91,13 +91,20 @@ function jsonBody() {
       if (!err) return next();
       const type = (err as { type?: string }).type;
       if (type === 'entity.parse.failed') {
-        return next(new AppError('malformed_json', 'The request body is not valid JSON; check quotes and commas'));
+        return next(
+          new AppError(
+            'malformed_json',
+            'The request body is not valid JSON; check quotes and commas',
+          ),
+        );
       }
       if (type === 'entity.too.large') {
         return next(new AppError('payload_too_large', 'JSON bodies may be at most 1 MB'));
       }
       if (type === 'charset.unsupported' || type === 'encoding.unsupported') {
-        return next(new AppError('unsupported_media_type', 'Send JSON as UTF-8 without content encoding'));
+        return next(
+          new AppError('unsupported_media_type', 'Send JSON as UTF-8 without content encoding'),
+        );
       }
       return next(new AppError('bad_request', 'The request body could not be read; send it again'));
     });

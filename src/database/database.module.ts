@@ -22,7 +22,10 @@ export async function runMigrations(ds: DataSource): Promise<string[]> {
 
 export const DatabaseModule = TypeOrmModule.forRootAsync({
   inject: [ENV],
-  useFactory: (env: Env) => ({ ...dataSourceOptions(env.databaseUrl), migrateOnBoot: env.migrateOnBoot }),
+  useFactory: (env: Env) => ({
+    ...dataSourceOptions(env.databaseUrl),
+    migrateOnBoot: env.migrateOnBoot,
+  }),
   dataSourceFactory: async (options) => {
     if (!options) throw new Error('no data source options');
     const ds = await new DataSource(options).initialize();

@@ -1,10 +1,5 @@
 import { BullModule } from '@nestjs/bullmq';
-import {
-  Global,
-  Injectable,
-  Module,
-  OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Global, Injectable, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ENV, Env } from '../config/env';
 import { JobRecord } from './job-record.entity';

@@ -49,10 +49,12 @@ export function createQueueProcessor(queue: QueueName, concurrency: number): Typ
         this.logger.log({ jobId: id, job: job.name, ms: Date.now() - started }, 'job completed');
         return result;
       } catch (err) {
-        const final =
-          err instanceof UnrecoverableError || attempt >= (job.opts.attempts ?? 1);
+        const final = err instanceof UnrecoverableError || attempt >= (job.opts.attempts ?? 1);
         await this.records.finish(id, final ? 'failed' : 'delayed', null, message(err));
-        this.logger.warn({ jobId: id, job: job.name, attempt, final, err: message(err) }, 'job failed');
+        this.logger.warn(
+          { jobId: id, job: job.name, attempt, final, err: message(err) },
+          'job failed',
+        );
         throw err;
       }
     }

@@ -13,7 +13,10 @@ const unique = () => randomBytes(4).toString('hex');
 
 export async function login(t: TestApp, email: string, password: string): Promise<Actor> {
   const res = await t.http().post('/api/v1/auth/login').send({ email, password }).expect(200);
-  const body = res.body as { accessToken: string; user: { id: string; bureauId?: string; regionId?: string } };
+  const body = res.body as {
+    accessToken: string;
+    user: { id: string; bureauId?: string; regionId?: string };
+  };
   return {
     token: body.accessToken,
     id: body.user.id,
@@ -35,12 +38,21 @@ export async function createRegion(
     .http()
     .post('/api/v1/regions')
     .set('Authorization', `Bearer ${admin.token}`)
-    .send({ code, name: fields.name ?? `Region ${code}`, level: fields.level ?? 'province', parentId: fields.parentId })
+    .send({
+      code,
+      name: fields.name ?? `Region ${code}`,
+      level: fields.level ?? 'province',
+      parentId: fields.parentId,
+    })
     .expect(201);
   return res.body as { id: string; code: string };
 }
 
-export async function createBureau(t: TestApp, admin: Actor, regionId: string): Promise<{ id: string }> {
+export async function createBureau(
+  t: TestApp,
+  admin: Actor,
+  regionId: string,
+): Promise<{ id: string }> {
   const res = await t
     .http()
     .post('/api/v1/bureaus')
@@ -86,7 +98,13 @@ export async function createLesson(
     .http()
     .post('/api/v1/lessons')
     .set('Authorization', `Bearer ${actor.token}`)
-    .send({ title: `Lesson ${unique()}`, subject: 'music', grades: [3], language: 'zh-CN', ...fields })
+    .send({
+      title: `Lesson ${unique()}`,
+      subject: 'music',
+      grades: [3],
+      language: 'zh-CN',
+      ...fields,
+    })
     .expect(201);
   return res.body as { id: string; draftVersion: number };
 }
@@ -94,7 +112,9 @@ export async function createLesson(
 /** Bytes that sniff as an MP4 (an ftyp box), followed by filler. */
 export function mp4Bytes(size = 4096, seed = 1): Buffer {
   const buf = Buffer.alloc(size);
-  const ftyp = Buffer.from([0, 0, 0, 0x18, 0x66, 0x74, 0x79, 0x70, 0x69, 0x73, 0x6f, 0x6d, 0, 0, 2, 0]);
+  const ftyp = Buffer.from([
+    0, 0, 0, 0x18, 0x66, 0x74, 0x79, 0x70, 0x69, 0x73, 0x6f, 0x6d, 0, 0, 2, 0,
+  ]);
   ftyp.copy(buf, 0);
   Buffer.from('isomiso2avc1mp41').copy(buf, 16);
   let x = seed;

@@ -13,8 +13,12 @@ export interface ServerProcess {
 }
 
 /** The built server as a separate process, for tests that kill it mid-work. */
-export async function startServerProcess(env: Record<string, string>, port: number): Promise<ServerProcess> {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build first (npm test does)`);
+export async function startServerProcess(
+  env: Record<string, string>,
+  port: number,
+): Promise<ServerProcess> {
+  if (!existsSync(MAIN))
+    throw new Error(`${MAIN} is missing: run npm run build first (npm test does)`);
   const child = spawn(process.execPath, [MAIN], {
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],

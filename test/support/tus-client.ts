@@ -21,14 +21,22 @@ export function tusRequest(
   body?: Buffer | Readable,
 ): Promise<TusResponse> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers: { 'Tus-Resumable': '1.0.0', ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
-      );
-      res.on('error', reject);
-    });
+    const req = request(
+      url,
+      { method, headers: { 'Tus-Resumable': '1.0.0', ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString(),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     if (body instanceof Readable) body.pipe(req);
     else req.end(body);
@@ -50,12 +58,21 @@ export async function tusCreate(
   return { ...res, location: location ? new URL(location, base).toString() : undefined };
 }
 
-export async function tusOffset(location: string, token: string): Promise<TusResponse & { offset: number }> {
+export async function tusOffset(
+  location: string,
+  token: string,
+): Promise<TusResponse & { offset: number }> {
   const res = await tusRequest(location, 'HEAD', { Authorization: `Bearer ${token}` });
   return { ...res, offset: Number(res.headers['upload-offset'] ?? -1) };
 }
 
-export function tusPatchFile(location: string, token: string, file: string, offset: number, end?: number) {
+export function tusPatchFile(
+  location: string,
+  token: string,
+  file: string,
+  offset: number,
+  end?: number,
+) {
   const stream = createReadStream(file, { start: offset, end, highWaterMark: 1024 * 1024 });
   return tusRequest(
     location,

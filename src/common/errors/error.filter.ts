@@ -48,7 +48,7 @@ export function toErrorBody(exception: unknown, req?: Request): ErrorBody {
     const response = exception.getResponse();
     const message =
       typeof response === 'object' && response && 'message' in response
-        ? String((response as { message: unknown }).message)
+        ? String(response.message)
         : exception.message;
     return errorBody(status, HTTP_CODES[status] ?? 'error', message);
   }
@@ -63,7 +63,11 @@ export function toErrorBody(exception: unknown, req?: Request): ErrorBody {
     if (bp.type === 'charset.unsupported' || bp.type === 'encoding.unsupported') {
       return errorBody(415, 'unsupported_media_type', 'Send the body as UTF-8');
     }
-    return errorBody(bp.status, HTTP_CODES[bp.status] ?? 'bad_request', 'The request body is invalid');
+    return errorBody(
+      bp.status,
+      HTTP_CODES[bp.status] ?? 'bad_request',
+      'The request body is invalid',
+    );
   }
   return errorBody(500, 'internal_error', 'Something went wrong on the server; try again later');
 }

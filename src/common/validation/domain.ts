@@ -55,7 +55,10 @@ export function IsLanguageTag(options?: ValidationOptions) {
       name: 'isLanguageTag',
       target: object.constructor,
       propertyName,
-      options: { message: `${propertyName} must be a BCP 47 language tag such as zh-CN`, ...options },
+      options: {
+        message: `${propertyName} must be a BCP 47 language tag such as zh-CN`,
+        ...options,
+      },
       validator: { validate: (value: unknown) => canonicalLanguage(value) !== null },
     });
 }

@@ -1,4 +1,15 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { IdPipe } from '../../common/http/id.pipe';
@@ -38,7 +49,10 @@ export class AuthController {
   @Post('auth/password')
   @ApiBearerAuth()
   @HttpCode(200)
-  changePassword(@CurrentPrincipal() p: Principal, @Body() dto: ChangePasswordDto): Promise<LoginView> {
+  changePassword(
+    @CurrentPrincipal() p: Principal,
+    @Body() dto: ChangePasswordDto,
+  ): Promise<LoginView> {
     return this.auth.changePassword(p, dto);
   }
 

@@ -24,7 +24,10 @@ export class AuthGuard implements CanActivate {
     const req = ctx.switchToHttp().getRequest<AuthedRequest>();
     const token = bearerToken(req.headers.authorization);
     if (!token) {
-      throw new AppError('unauthorized', 'Send a token: Authorization: Bearer <token> (from POST /api/v1/auth/login)');
+      throw new AppError(
+        'unauthorized',
+        'Send a token: Authorization: Bearer <token> (from POST /api/v1/auth/login)',
+      );
     }
     const principal = await this.auth.authenticate(token, 'access');
     if (!principal) {

@@ -28,7 +28,10 @@ export class TokensService {
   }
 
   /** The claims of a valid token of the given use, or null: callers answer 401 either way. */
-  async verify(token: string, use: TokenUse): Promise<{ userId: string; tokenVersion: number } | null> {
+  async verify(
+    token: string,
+    use: TokenUse,
+  ): Promise<{ userId: string; tokenVersion: number } | null> {
     try {
       const claims = await this.jwt.verifyAsync<Claims>(token, { algorithms: ['HS256'] });
       if (claims.use !== use || typeof claims.sub !== 'string' || typeof claims.tv !== 'number') {

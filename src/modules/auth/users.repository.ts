@@ -28,13 +28,7 @@ export class UsersRepository {
 
   /** Inserts the first admin only when that e-mail is absent, so replicas booting together agree. */
   async insertIfAbsent(user: Partial<User>): Promise<void> {
-    await this.repo
-      .createQueryBuilder()
-      .insert()
-      .into(User)
-      .values(user)
-      .orIgnore()
-      .execute();
+    await this.repo.createQueryBuilder().insert().into(User).values(user).orIgnore().execute();
   }
 
   async listPage(offset: number, limit: number): Promise<[User[], number]> {

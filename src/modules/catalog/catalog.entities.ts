@@ -30,18 +30,16 @@ export class Lesson {
   @Column({ type: 'text' }) language!: string;
   @Column({ name: 'curriculum_code', type: 'text', nullable: true }) curriculumCode!: string | null;
   @Column({ name: 'textbook_edition', type: 'text', nullable: true }) textbookEdition!:
-    | string
-    | null;
+    string | null;
   @Column({ name: 'duration_minutes', type: 'int', nullable: true }) durationMinutes!:
-    | number
-    | null;
+    number | null;
   @Column({ type: 'text', array: true, default: () => "'{}'" }) tags!: string[];
-  @Column({ name: 'teacherless_ready', type: 'boolean', default: false }) teacherlessReady!: boolean;
+  @Column({ name: 'teacherless_ready', type: 'boolean', default: false })
+  teacherlessReady!: boolean;
   @Column({ type: 'text', default: 'active' }) status!: LessonStatus;
   @Column({ name: 'draft_version', type: 'int' }) draftVersion!: number;
   @Column({ name: 'published_version', type: 'int', nullable: true }) publishedVersion!:
-    | number
-    | null;
+    number | null;
   /** Lower-cased title, description and tags: what full-text and trigram search look at. */
   @Column({ name: 'search_text', type: 'text' }) searchText!: string;
   @Column({ name: 'created_by', type: 'uuid', nullable: true }) createdBy!: string | null;

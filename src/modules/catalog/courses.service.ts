@@ -44,7 +44,10 @@ export class CoursesService {
       throw new AppError(
         'validation_failed',
         'Some lessons do not exist, are retired, or are drafts of another bureau',
-        bad.map(({ index }) => ({ field: `lessonIds.${index}`, message: 'no usable lesson has this id' })),
+        bad.map(({ index }) => ({
+          field: `lessonIds.${index}`,
+          message: 'no usable lesson has this id',
+        })),
       );
     }
     const saved = await this.courses.save(

@@ -58,7 +58,11 @@ export class IngestService {
     return { lesson, path };
   }
 
-  async accept(p: Principal, req: IngestRequest, staged: StagedFile): Promise<{ file: FileView; replaced: boolean }> {
+  async accept(
+    p: Principal,
+    req: IngestRequest,
+    staged: StagedFile,
+  ): Promise<{ file: FileView; replaced: boolean }> {
     try {
       const { lesson, path } = await this.precheck(p, req.lessonId, req.path);
       // Both the name the client sent and the path the file will live under must fit the bytes.
@@ -88,7 +92,13 @@ export class IngestService {
         'file added to draft',
       );
       return {
-        file: { path, size: staged.size, sha256: staged.sha256, mediaType: sniffed.mediaType, renditions: [] },
+        file: {
+          path,
+          size: staged.size,
+          sha256: staged.sha256,
+          mediaType: sniffed.mediaType,
+          renditions: [],
+        },
         replaced,
       };
     } finally {
@@ -99,7 +109,10 @@ export class IngestService {
 
   private tooLarge(): AppError {
     const mb = Math.floor(this.env.uploadMaxFileBytes / (1024 * 1024));
-    return new AppError('payload_too_large', `A file may be at most ${mb} MB; split or compress it`);
+    return new AppError(
+      'payload_too_large',
+      `A file may be at most ${mb} MB; split or compress it`,
+    );
   }
 
   private overQuota(usage: number): AppError {

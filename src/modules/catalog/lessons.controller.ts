@@ -59,7 +59,10 @@ export class LessonsController {
   }
 
   @Get('lessons')
-  list(@CurrentPrincipal() p: Principal, @Query() query: ListLessonsQuery): Promise<Page<LessonView>> {
+  list(
+    @CurrentPrincipal() p: Principal,
+    @Query() query: ListLessonsQuery,
+  ): Promise<Page<LessonView>> {
     return this.lessons.list(p, query);
   }
 
@@ -162,7 +165,10 @@ export class LessonsController {
 
   @Post('courses')
   @Roles('bureau')
-  createCourse(@CurrentPrincipal() p: Principal, @Body() dto: CreateCourseDto): Promise<CourseView> {
+  createCourse(
+    @CurrentPrincipal() p: Principal,
+    @Body() dto: CreateCourseDto,
+  ): Promise<CourseView> {
     return this.courses.create(p, dto);
   }
 

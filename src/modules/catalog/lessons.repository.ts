@@ -125,7 +125,10 @@ export class LessonsRepository {
    * Puts a file into the lesson's current draft under a share lock on the lesson row, so a
    * concurrent publish either sees the file in version N or the upload lands in draft N+1.
    */
-  async putDraftFile(lessonId: string, file: NewFile): Promise<{ replaced: boolean; version: number }> {
+  async putDraftFile(
+    lessonId: string,
+    file: NewFile,
+  ): Promise<{ replaced: boolean; version: number }> {
     return this.ds.transaction(async (em) => {
       const lesson = await em
         .createQueryBuilder(Lesson, 'l')

@@ -17,7 +17,10 @@ import {
 import { LessonsRepository } from './lessons.repository';
 
 export function searchTextOf(l: Pick<Lesson, 'title' | 'description' | 'tags'>): string {
-  return [l.title, l.description ?? '', ...(l.tags ?? [])].join(' ').normalize('NFKC').toLowerCase();
+  return [l.title, l.description ?? '', ...(l.tags ?? [])]
+    .join(' ')
+    .normalize('NFKC')
+    .toLowerCase();
 }
 
 function statusOf(l: Lesson): LessonStatusView {
@@ -150,7 +153,8 @@ export class LessonsService {
     if (dto.description !== undefined) lesson.description = dto.description;
     if (dto.subject !== undefined) lesson.subject = dto.subject;
     if (dto.grades !== undefined) lesson.grades = [...dto.grades].sort((a, b) => a - b);
-    if (dto.language !== undefined) lesson.language = canonicalLanguage(dto.language) ?? dto.language;
+    if (dto.language !== undefined)
+      lesson.language = canonicalLanguage(dto.language) ?? dto.language;
     if (dto.curriculumCode !== undefined) lesson.curriculumCode = dto.curriculumCode;
     if (dto.textbookEdition !== undefined) lesson.textbookEdition = dto.textbookEdition;
     if (dto.durationMinutes !== undefined) lesson.durationMinutes = dto.durationMinutes;
@@ -195,7 +199,12 @@ export class LessonsService {
     );
   }
 
-  async files(p: Principal, id: string, version: number, query: PageQuery): Promise<Page<FileView>> {
+  async files(
+    p: Principal,
+    id: string,
+    version: number,
+    query: PageQuery,
+  ): Promise<Page<FileView>> {
     const lesson = await this.readable(p, id);
     const v = await this.repo.findVersion(id, version);
     if (!v || (v.state === 'draft' && !canReadDrafts(p, lesson))) {

@@ -33,8 +33,12 @@ export function readMultipartFile(
   }
   return new Promise<MultipartFile>((resolve, reject) => {
     let settled = false;
-    let upload: { promise: Promise<StagedFile>; fileName: string; declaredType: string; stream: Readable } | null =
-      null;
+    let upload: {
+      promise: Promise<StagedFile>;
+      fileName: string;
+      declaredType: string;
+      stream: Readable;
+    } | null = null;
     const fail = (err: unknown) => {
       if (settled) return;
       settled = true;
@@ -44,7 +48,12 @@ export function readMultipartFile(
       const appErr =
         err instanceof AppError
           ? new AppError(err.code, err.message, err.details, { ...err.headers, ...closeAfter })
-          : new AppError('bad_request', 'The multipart body could not be read; send it again', [], closeAfter);
+          : new AppError(
+              'bad_request',
+              'The multipart body could not be read; send it again',
+              [],
+              closeAfter,
+            );
       reject(appErr);
     };
     let parser: busboy.Busboy;
@@ -75,7 +84,12 @@ export function readMultipartFile(
     });
     parser.on('error', (err) => {
       upload?.stream.destroy(err instanceof Error ? err : new Error(String(err)));
-      fail(new AppError('truncated_upload', 'The upload ended before the form was complete; send it again'));
+      fail(
+        new AppError(
+          'truncated_upload',
+          'The upload ended before the form was complete; send it again',
+        ),
+      );
     });
     parser.on('close', () => {
       if (settled) return;
@@ -88,21 +102,23 @@ export function readMultipartFile(
         return;
       }
       const { promise, fileName, declaredType } = upload;
-      promise.then(
-        (staged) => {
-          if (settled) return;
-          settled = true;
-          resolve({ staged, fileName, declaredType, fields });
-        },
-        fail,
-      );
+      promise.then((staged) => {
+        if (settled) return;
+        settled = true;
+        resolve({ staged, fileName, declaredType, fields });
+      }, fail);
     });
     // A client that disconnects mid-body: the file stream must error, or staging would wait forever.
     req.on('close', () => {
       if (!req.complete) {
         upload?.stream.destroy(new Error('client disconnected'));
         parser.destroy();
-        fail(new AppError('truncated_upload', 'The upload ended before all bytes arrived; send it again'));
+        fail(
+          new AppError(
+            'truncated_upload',
+            'The upload ended before all bytes arrived; send it again',
+          ),
+        );
       }
     });
     req.pipe(parser);

@@ -68,7 +68,9 @@ export class TusService implements OnModuleInit {
       onResponseError: (_req, res, err) => this.toTusError(res, err),
     });
     this.server.on(EVENTS.POST_TERMINATE, (_req: unknown, _res: unknown, id: string) => {
-      this.uploads.delete(id).catch((err: unknown) => this.logger.warn({ err, id }, 'could not forget upload'));
+      this.uploads
+        .delete(id)
+        .catch((err: unknown) => this.logger.warn({ err, id }, 'could not forget upload'));
     });
   }
 
@@ -102,15 +104,23 @@ export class TusService implements OnModuleInit {
     const meta = upload.metadata ?? {};
     const missing = ['lessonId'].filter((k) => !meta[k]);
     if (missing.length || (!meta.path && !meta.filename)) {
-      throw new AppError('validation_failed', 'Upload-Metadata needs lessonId and path (or filename)', [
-        ...missing.map((field) => ({ field, message: 'required in Upload-Metadata' })),
-        ...(!meta.path && !meta.filename ? [{ field: 'path', message: 'required in Upload-Metadata' }] : []),
-      ]);
+      throw new AppError(
+        'validation_failed',
+        'Upload-Metadata needs lessonId and path (or filename)',
+        [
+          ...missing.map((field) => ({ field, message: 'required in Upload-Metadata' })),
+          ...(!meta.path && !meta.filename
+            ? [{ field: 'path', message: 'required in Upload-Metadata' }]
+            : []),
+        ],
+      );
     }
     if (upload.size === undefined) {
-      throw new AppError('validation_failed', 'Send Upload-Length: deferred lengths are not accepted', [
-        { field: 'Upload-Length', message: 'required' },
-      ]);
+      throw new AppError(
+        'validation_failed',
+        'Send Upload-Length: deferred lengths are not accepted',
+        [{ field: 'Upload-Length', message: 'required' }],
+      );
     }
     const sha256 = meta.sha256?.toLowerCase();
     if (sha256 !== undefined && !SHA256.test(sha256)) {
@@ -149,13 +159,21 @@ export class TusService implements OnModuleInit {
       });
       const { file } = await this.ingest.accept(
         p,
-        { lessonId: record.lessonId, path: record.path, fileName: record.filename ?? record.path, kind: 'tus' },
+        {
+          lessonId: record.lessonId,
+          path: record.path,
+          fileName: record.filename ?? record.path,
+          kind: 'tus',
+        },
         staged,
       );
       res.setHeader('Upload-Sha256', file.sha256);
       return res;
     } catch (err) {
-      this.logger.warn({ uploadId: upload.id, err: err instanceof Error ? err.message : err }, 'upload rejected');
+      this.logger.warn(
+        { uploadId: upload.id, err: err instanceof Error ? err.message : err },
+        'upload rejected',
+      );
       throw err;
     } finally {
       // Accepted or rejected, the staging copy and its bookkeeping are done with.
@@ -179,7 +197,8 @@ export class TusService implements OnModuleInit {
         body: JSON.stringify({
           statusCode: known.status_code,
           error: known.status_code === 413 ? 'Payload Too Large' : 'Bad Request',
-          code: known.status_code === 404 ? 'not_found' : known.status_code === 409 ? 'conflict' : code,
+          code:
+            known.status_code === 404 ? 'not_found' : known.status_code === 409 ? 'conflict' : code,
           message: (known.body ?? 'The upload request is invalid').trim(),
           details: [],
         }),

@@ -35,10 +35,7 @@ export class RegionsController {
   }
 
   @Get('regions/:id')
-  get(
-    @CurrentPrincipal() p: Principal,
-    @Param('id', IdPipe) id: string,
-  ): Promise<RegionView> {
+  get(@CurrentPrincipal() p: Principal, @Param('id', IdPipe) id: string): Promise<RegionView> {
     return this.regions.get(p, id);
   }
 
@@ -49,7 +46,10 @@ export class RegionsController {
   }
 
   @Get('bureaus')
-  listBureaus(@CurrentPrincipal() p: Principal, @Query() query: PageQuery): Promise<Page<BureauView>> {
+  listBureaus(
+    @CurrentPrincipal() p: Principal,
+    @Query() query: PageQuery,
+  ): Promise<Page<BureauView>> {
     return this.regions.listBureaus(p, query);
   }
 }

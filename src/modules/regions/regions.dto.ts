@@ -7,7 +7,9 @@ export class CreateRegionDto {
   @ApiProperty({ example: 'CN-GS-0101' })
   @IsString()
   @Length(1, 64)
-  @Matches(/^[A-Za-z0-9._-]+$/, { message: 'code may hold letters, digits, dots, dashes and underscores' })
+  @Matches(/^[A-Za-z0-9._-]+$/, {
+    message: 'code may hold letters, digits, dots, dashes and underscores',
+  })
   code!: string;
 
   @ApiProperty({ example: '甘肃省' })

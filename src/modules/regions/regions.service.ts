@@ -44,9 +44,11 @@ export class RegionsService {
         ]);
       }
       if (REGION_LEVELS.indexOf(dto.level) <= REGION_LEVELS.indexOf(parent.level)) {
-        throw new AppError('validation_failed', `A ${dto.level} cannot sit under a ${parent.level}`, [
-          { field: 'level', message: `must be below ${parent.level}` },
-        ]);
+        throw new AppError(
+          'validation_failed',
+          `A ${dto.level} cannot sit under a ${parent.level}`,
+          [{ field: 'level', message: `must be below ${parent.level}` }],
+        );
       }
       path = parent.path;
     }
@@ -104,7 +106,8 @@ export class RegionsService {
   }
 
   async canSee(p: Principal, region: Region | string): Promise<boolean> {
-    const target = typeof region === 'string' ? await this.regions.findOneBy({ id: region }) : region;
+    const target =
+      typeof region === 'string' ? await this.regions.findOneBy({ id: region }) : region;
     if (!target) return false;
     const scope = await this.scopePath(p);
     return scope === null || target.path.startsWith(scope);
