@@ -10,14 +10,14 @@
  * default all) narrows the methods for a profiling session.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { mkdir, mkdtemp, readFile, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Api } from './support/api';
 import { runBench, type Cleanup } from './support/cleanup';
 import { curl, curlVersion } from './support/curl';
-import { memoryOf, RssSampler } from './support/rss';
+import { cpuSecondsOf, memoryOf, RssSampler } from './support/rss';
 import { writeSampleVideo } from './support/sample-video';
 import { startBenchServer, stopChild, type BenchServer } from './support/server';
 import { formatTable, median, round, writeReport } from './support/stats';
@@ -44,9 +44,15 @@ interface Run {
   seconds: number;
   peakRssMb: number;
   rssSamples: number;
+  /** CPU seconds (user + system) the receiving process spent on this upload. */
+  cpuSeconds: number;
+  /** 1-minute load average when the run started: other work on the machine skews the timings. */
+  load1: number;
   /** tus only: the creation POST and the one PATCH that carries every byte. */
   parts?: { createSeconds: number; patchSeconds: number };
 }
+
+type Transfer = Pick<Run, 'seconds' | 'parts'>;
 
 interface Context {
   server: BenchServer;
@@ -138,10 +144,7 @@ async function checkDraft(ctx: Context, lessonId: string): Promise<void> {
   }
 }
 
-async function uploadToSink(
-  ctx: Context,
-  fsync: boolean,
-): Promise<Omit<Run, 'run' | 'peakRssMb' | 'rssSamples'>> {
+async function uploadToSink(ctx: Context, fsync: boolean): Promise<Transfer> {
   const body = join(ctx.workDir, 'response.json');
   const res = await curl([
     '-T',
@@ -159,10 +162,7 @@ async function uploadToSink(
   return { seconds: res.seconds };
 }
 
-async function uploadMultipart(
-  ctx: Context,
-  lessonId: string,
-): Promise<Omit<Run, 'run' | 'peakRssMb' | 'rssSamples'>> {
+async function uploadMultipart(ctx: Context, lessonId: string): Promise<Transfer> {
   const body = join(ctx.workDir, 'response.json');
   const res = await curl([
     '-H',
@@ -186,10 +186,7 @@ async function uploadMultipart(
 const header = (raw: string, name: string) =>
   new RegExp(`^${name}:\\s*(.+?)\\s*$`, 'im').exec(raw)?.[1];
 
-async function uploadTus(
-  ctx: Context,
-  lessonId: string,
-): Promise<Omit<Run, 'run' | 'peakRssMb' | 'rssSamples'>> {
+async function uploadTus(ctx: Context, lessonId: string): Promise<Transfer> {
   const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
   const headers = join(ctx.workDir, 'headers.txt');
   const body = join(ctx.workDir, 'response.json');
@@ -260,10 +257,13 @@ async function measure(ctx: Context, method: Method, run: number): Promise<Run> 
     method === 'multipart' || method === 'tus' ? await freshLesson(ctx, run, method) : '';
   // Every run starts with no dirty pages of the previous one still waiting for the disk.
   spawnSync('sync');
-  const sampler = new RssSampler(method.startsWith('anchor') ? ctx.sink.pid : ctx.server.pid);
+  const pid = method.startsWith('anchor') ? ctx.sink.pid : ctx.server.pid;
+  const load1 = loadavg()[0];
+  const cpuBefore = cpuSecondsOf(pid);
+  const sampler = new RssSampler(pid);
   sampler.start();
   try {
-    let result: Omit<Run, 'run' | 'peakRssMb' | 'rssSamples'>;
+    let result: Transfer;
     switch (method) {
       case 'anchor':
       case 'anchor+fsync':
@@ -277,7 +277,8 @@ async function measure(ctx: Context, method: Method, run: number): Promise<Run> 
         break;
     }
     const { peakMb, samples } = sampler.stop();
-    return { run, ...result, peakRssMb: peakMb, rssSamples: samples };
+    const cpuSeconds = cpuSecondsOf(pid) - cpuBefore;
+    return { run, ...result, peakRssMb: peakMb, rssSamples: samples, cpuSeconds, load1 };
   } finally {
     sampler.stop();
   }
@@ -340,7 +341,7 @@ runBench('upload bench', async (cleanup) => {
         : '';
       console.log(
         `  run ${run} ${method.padEnd(12)} ${r.seconds.toFixed(2)} s  ${(sizeMb / r.seconds).toFixed(0)} MB/s` +
-          `  peak RSS ${r.peakRssMb.toFixed(1)} MB${parts}`,
+          `  peak RSS ${r.peakRssMb.toFixed(1)} MB  CPU ${r.cpuSeconds.toFixed(2)} s  load ${r.load1.toFixed(2)}${parts}`,
       );
     }
   }
@@ -361,6 +362,7 @@ runBench('upload bench', async (cleanup) => {
       mbPerSecond: round(mbps, 1),
       ratioVsAnchor: round(ratio, 2),
       peakRssMb: round(peakRssMb, 1),
+      medianCpuSeconds: round(median(list.map((r) => r.cpuSeconds)), 2),
       rssOf: ours ? 'api' : 'sink',
       pass,
       ratioPass: ours ? ratio >= RATIO_ANCHOR : null,
@@ -392,6 +394,7 @@ runBench('upload bench', async (cleanup) => {
         r.mbPerSecond.toFixed(1),
         r.ratioVsAnchor.toFixed(2),
         `${r.peakRssMb.toFixed(1)} (${r.rssOf})`,
+        r.medianCpuSeconds.toFixed(2),
         r.pass === null
           ? r.method === 'anchor'
             ? 'anchor'
@@ -430,6 +433,7 @@ runBench('upload bench', async (cleanup) => {
       'multipart: curl -F to POST /api/v1/lessons/:id/files; tus: curl POST /api/v1/uploads then one PATCH (curl -T) with every byte; tus seconds = creation + PATCH',
       'anchor+fsync: the same sink, fsyncing the file before answering (the blob store fsyncs before the rename that makes a blob visible); informational',
       'every API run uses a fresh lesson, and the bench deletes the previous blob from DATA_DIR/blobs so the commit path is measured each time (identical bytes would otherwise dedupe)',
+      'CPU s = user + system CPU seconds of the receiving process (sink or API server) during the upload, median; less sensitive than wall time to other load on the machine',
       'one unmeasured warm-up round first; sync(1) runs before every measured upload; peak RSS = max VmRSS sampled every 50 ms during the upload, max over runs',
     ],
   });

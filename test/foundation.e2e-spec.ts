@@ -238,6 +238,35 @@ describe('foundation: operations, errors, auth, regions, jobs', () => {
     });
   });
 
+  describe('queue dashboard', () => {
+    it('opens /admin/queues only with an admin session cookie', async () => {
+      const none = await t.http().get('/admin/queues').expect(401);
+      expect(none.body.code).toBe('unauthorized');
+      await t.http().get('/admin/queues').set('Authorization', `Bearer ${admin.token}`).expect(401);
+      const region = await createRegion(t, admin);
+      const viewer = await createViewer(t, admin, region.id);
+      const viewerSession = await t
+        .http()
+        .post('/api/v1/auth/session')
+        .set('Authorization', `Bearer ${viewer.token}`)
+        .expect(204);
+      const viewerCookie = (viewerSession.headers['set-cookie'] as unknown as string[])[0].split(
+        ';',
+      )[0];
+      await t.http().get('/admin/queues').set('Cookie', viewerCookie).expect(403);
+      const session = await t
+        .http()
+        .post('/api/v1/auth/session')
+        .set('Authorization', `Bearer ${admin.token}`)
+        .expect(204);
+      const cookie = (session.headers['set-cookie'] as unknown as string[])[0].split(';')[0];
+      const page = await t.http().get('/admin/queues').set('Cookie', cookie).expect(200);
+      expect(page.text).toContain('Classcast queues');
+      const api = await t.http().get('/admin/queues/api/queues').set('Cookie', cookie).expect(200);
+      expect(JSON.stringify(api.body)).toContain('maintenance');
+    });
+  });
+
   describe('regions and bureaus', () => {
     it('builds a tree with levels below their parents and unique codes', async () => {
       const province = await createRegion(t, admin, { level: 'province' });

@@ -9,6 +9,7 @@ import { Logger } from 'nestjs-pino';
 import { AllExceptionsFilter } from '../common/errors/error.filter';
 import { createValidationPipe } from '../common/validation/validation.pipe';
 import { Env } from '../config/env';
+import { mountQueueDashboard } from './queue-dashboard';
 
 export const API_PREFIX = 'api/v1';
 
@@ -40,6 +41,7 @@ export function configureHttp(app: NestExpressApplication, env: Env): void {
     }),
   );
   app.use(cookieParser());
+  mountQueueDashboard(app);
   if (env.corsOrigins.length) {
     app.enableCors({
       origin: env.corsOrigins.includes('*') ? true : env.corsOrigins,
