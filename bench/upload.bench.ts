@@ -386,6 +386,7 @@ runBench('upload bench', async (cleanup) => {
         'MB/s',
         'ratio',
         'peak RSS MB',
+        'CPU s',
         `vs anchors (ratio >= ${RATIO_ANCHOR}, RSS < ${RSS_ANCHOR_MB} MB)`,
       ],
       rows.map((r) => [

@@ -1,4 +1,6 @@
+import Redis from 'ioredis';
 import { JobsService } from '../src/jobs/jobs.service';
+import { REDIS_TEST_URL } from './support/pg';
 import {
   Actor,
   createBureauUser,
@@ -309,6 +311,31 @@ describe('foundation: operations, errors, auth, regions, jobs', () => {
         .set(auth)
         .send({ code: 'V-1', name: 'v', level: 'province' })
         .expect(403);
+    });
+  });
+
+  describe('redis', () => {
+    it('keeps every key it writes under REDIS_PREFIX', async () => {
+      const redis = new Redis(REDIS_TEST_URL);
+      try {
+        const before = new Set(await redis.keys('*'));
+        // Failed logins (rate limiter) and jobs (BullMQ) both write keys.
+        await t
+          .http()
+          .post('/api/v1/auth/login')
+          .send({ email: 'x@y.z', password: 'nope-nope' })
+          .expect(401);
+        await t.app.get(JobsService).enqueue('maintenance.expire-uploads', { idleHours: 24 });
+        const keys = await redis.keys('*');
+        const ours = keys.filter((k) => k.startsWith(`${t.env.redisPrefix}:`));
+        expect(ours.some((k) => k.includes(':maintenance:'))).toBe(true);
+        expect(ours.some((k) => k.includes(':ratelimit:login:'))).toBe(true);
+        // New keys outside this app's prefix may only come from other test apps (their own prefixes).
+        const strays = keys.filter((k) => !before.has(k) && !k.startsWith('cctest_'));
+        expect(strays).toEqual([]);
+      } finally {
+        redis.disconnect();
+      }
     });
   });
 
