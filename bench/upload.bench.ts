@@ -19,7 +19,7 @@ import { runBench, type Cleanup } from './support/cleanup';
 import { curl, curlVersion } from './support/curl';
 import { cpuSecondsOf, memoryOf, RssSampler } from './support/rss';
 import { writeSampleVideo } from './support/sample-video';
-import { startBenchServer, stopChild, type BenchServer } from './support/server';
+import { killOnExit, startBenchServer, stopChild, type BenchServer } from './support/server';
 import { formatTable, median, round, writeReport } from './support/stats';
 
 const MB = 1024 * 1024;
@@ -89,6 +89,7 @@ async function startSink(cleanup: Cleanup, dir: string): Promise<{ url: string; 
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
+  killOnExit(child);
   cleanup.add('stop streaming sink', () => stopChild(child));
   if (!child.stdout || child.pid === undefined) throw new Error('the streaming sink did not start');
   const lines = createInterface({ input: child.stdout });

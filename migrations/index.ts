@@ -1,4 +1,6 @@
 import { Foundation1764345600000 } from './1764345600000-Foundation';
+import { Schools1764432000000 } from './1764432000000-Schools';
+import { SigningKeys1764518400000 } from './1764518400000-SigningKeys';
 
 /** Every migration, in order: the app, the CLI and the test template all run this list. */
-export const MIGRATIONS = [Foundation1764345600000];
+export const MIGRATIONS = [Foundation1764345600000, Schools1764432000000, SigningKeys1764518400000];

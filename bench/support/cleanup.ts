@@ -16,14 +16,23 @@ export class Cleanup {
     return this.done;
   }
 
-  /** Ctrl-C or a kill still removes what was created, then exits with the signal's code. */
+  /**
+   * Ctrl-C, a kill, a crash or a closed stdout (`| head`) still remove what was created, then
+   * exit with a matching code.
+   */
   onSignals(): void {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       process.once(signal, () => {
         console.error(`\n${signal}: cleaning up`);
         void this.run().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
       });
     }
+    // A reader that went away must not turn every later console.log into a crash mid-cleanup.
+    process.stdout.on('error', () => undefined);
+    process.once('uncaughtException', (err) => {
+      console.error(`uncaught: ${err.stack ?? err.message}; cleaning up`);
+      void this.run().finally(() => process.exit(1));
+    });
   }
 
   private async runSteps(): Promise<void> {

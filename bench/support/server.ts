@@ -32,6 +32,16 @@ export function freePort(): Promise<number> {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Last resort when the bench process exits without its cleanup (it only sees signals it can
+ * catch): the child must not outlive it.
+ */
+export function killOnExit(child: ChildProcess): void {
+  process.once('exit', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+}
+
 /** SIGTERM, then SIGKILL when the child has not gone within `graceMs`. Only ever our own child. */
 export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
@@ -87,6 +97,7 @@ export async function startBenchServer(
       ...options.extraEnv,
     },
   });
+  killOnExit(child);
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
   // Registered after the database and Redis steps, so it runs before them: stop writers first.

@@ -7,6 +7,9 @@ import { CatalogApiModule } from '../modules/catalog/catalog.module';
 import { HealthController } from '../modules/health/health.controller';
 import { MetricsModule } from '../modules/metrics/metrics.module';
 import { RegionsModule } from '../modules/regions/regions.module';
+import { SchoolsApiModule } from '../modules/schools/schools.module';
+import { SigningApiModule } from '../modules/signing/signing.module';
+import { AssignmentsApiModule } from '../modules/assignments/assignments.module';
 
 /** The HTTP side: routes under /api/v1, and health, metrics and docs at the root. */
 @Module({})
@@ -21,6 +24,9 @@ export class ApiModule {
         JobsApiModule,
         MetricsModule,
         CatalogApiModule,
+        SigningApiModule,
+        SchoolsApiModule,
+        AssignmentsApiModule,
       ],
       controllers: [HealthController],
     };

@@ -9,6 +9,9 @@ import { AuthCoreModule } from '../modules/auth/auth.module';
 import { CatalogCoreModule } from '../modules/catalog/catalog.module';
 import { MetricsCoreModule } from '../modules/metrics/metrics.module';
 import { StorageModule } from '../modules/storage/storage.module';
+import { SchoolsCoreModule } from '../modules/schools/schools.module';
+import { SigningCoreModule } from '../modules/signing/signing.module';
+import { AssignmentsCoreModule } from '../modules/assignments/assignments.module';
 
 /** What every role shares: config, logging, PostgreSQL, Redis, queues, storage and the services. */
 @Module({})
@@ -30,8 +33,11 @@ export class CoreModule {
         MetricsCoreModule,
         AuthCoreModule,
         CatalogCoreModule,
+        SigningCoreModule,
+        SchoolsCoreModule,
+        AssignmentsCoreModule,
       ],
-      exports: [CatalogCoreModule],
+      exports: [CatalogCoreModule, SchoolsCoreModule, AssignmentsCoreModule],
     };
   }
 }

@@ -10,6 +10,8 @@ import { AllExceptionsFilter } from '../common/errors/error.filter';
 import { createValidationPipe } from '../common/validation/validation.pipe';
 import { Env } from '../config/env';
 import { mountQueueDashboard } from './queue-dashboard';
+import { MetricsService } from '../modules/metrics/metrics.service';
+import { httpMetrics } from '../modules/metrics/http-metrics.middleware';
 
 export const API_PREFIX = 'api/v1';
 
@@ -40,6 +42,7 @@ export function configureHttp(app: NestExpressApplication, env: Env): void {
       crossOriginResourcePolicy: { policy: 'same-site' },
     }),
   );
+  app.use(httpMetrics(app.get(MetricsService)));
   app.use(cookieParser());
   mountQueueDashboard(app);
   if (env.corsOrigins.length) {

@@ -27,6 +27,13 @@ export interface Env {
   adminPassword: string;
   jwtSecret: string;
   jwtTtlSeconds: number;
+  signingKeySecret: string;
+  signingPrivateKey?: string;
+  enrollCodeTtlHours: number;
+  enrollMaxFailures: number;
+  enrollWindowSeconds: number;
+  assignSyncLimit: number;
+  needDebounceSeconds: number;
   corsOrigins: string[];
   trustProxy: boolean;
   logLevel: string;
@@ -155,6 +162,13 @@ export function loadEnv(source: Source = process.env): Env {
     adminPassword: r.required('ADMIN_PASSWORD', 'the first administrator password'),
     jwtSecret: r.required('JWT_SECRET', 'a random secret of at least 32 characters'),
     jwtTtlSeconds: r.int('JWT_TTL_SECONDS', 3600, 60, 7 * 24 * 3600),
+    signingKeySecret: r.string('SIGNING_KEY_SECRET', source.JWT_SECRET ?? ''),
+    signingPrivateKey: r.optional('SIGNING_PRIVATE_KEY'),
+    enrollCodeTtlHours: r.int('ENROLL_CODE_TTL_HOURS', 72, 1, 24 * 30),
+    enrollMaxFailures: r.int('ENROLL_MAX_FAILURES', 10, 1, 1000),
+    enrollWindowSeconds: r.int('ENROLL_WINDOW_SECONDS', 900, 1, 86400),
+    assignSyncLimit: r.int('ASSIGN_SYNC_LIMIT', 1000, 1, 1_000_000),
+    needDebounceSeconds: r.int('NEED_DEBOUNCE_SECONDS', 5, 0, 3600),
     corsOrigins: r
       .string('CORS_ORIGINS', '')
       .split(',')

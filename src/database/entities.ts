@@ -9,6 +9,16 @@ import {
 } from '../modules/catalog/catalog.entities';
 import { Bureau, Region } from '../modules/regions/region.entity';
 import { JobRecord } from '../jobs/job-record.entity';
+import { Assignment, Holding, MatchProposal } from '../modules/assignments/assignment.entities';
+import {
+  EnrollmentCode,
+  School,
+  SchoolEvent,
+  SchoolGap,
+  Terminal,
+} from '../modules/schools/school.entities';
+
+import { SigningKey } from '../modules/signing/signing-key.entity';
 
 export const ENTITIES = [
   Region,
@@ -21,4 +31,13 @@ export const ENTITIES = [
   LessonFile,
   Course,
   Upload,
+  School,
+  SchoolGap,
+  Terminal,
+  EnrollmentCode,
+  SchoolEvent,
+  Assignment,
+  Holding,
+  MatchProposal,
+  SigningKey,
 ];

@@ -5,15 +5,39 @@
 export interface JobPayloads {
   /** Removes resumable uploads idle longer than UPLOAD_IDLE_HOURS, and old job records. */
   'maintenance.expire-uploads': { idleHours: number };
+  /** Re-derives pending work from PostgreSQL (what a lost Redis forgot). */
+  'maintenance.reconcile': Record<string, never>;
+  /** Upserts schools from a CSV file held in the blob store. */
+  'schools.import': { sha256: string; size: number; charset: 'utf-8' | 'gb18030'; userId: string };
+  /** Folds a burst of need changes of one school into a new need version (debounced per school). */
+  'schools.need-changed': { schoolId: string };
+  /** Creates assignments for a target too large to answer inline. */
+  'assignments.assign': AssignPayload;
+  /** Fills teacher gaps with published lessons and courses (dry run or apply). */
+  'assignments.match': { regionId: string | null; dryRun: boolean; userId: string };
+}
+
+export interface AssignPayload {
+  userId: string;
+  lessonIds: string[];
+  courseId: string | null;
+  target: { schoolIds?: string[]; regionId?: string; gap?: { subject: string; grade: number } };
+  dueDate: string | null;
+  priority: number;
 }
 
 export type JobName = keyof JobPayloads;
 
-export const QUEUE_NAMES = ['maintenance'] as const;
+export const QUEUE_NAMES = ['maintenance', 'schools', 'assignments'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export const JOB_QUEUE: { [N in JobName]: QueueName } = {
   'maintenance.expire-uploads': 'maintenance',
+  'maintenance.reconcile': 'maintenance',
+  'schools.import': 'schools',
+  'schools.need-changed': 'schools',
+  'assignments.assign': 'assignments',
+  'assignments.match': 'assignments',
 };
 
 export const JOB_NAMES = Object.keys(JOB_QUEUE) as JobName[];

@@ -51,6 +51,11 @@ class HandlerCheck implements OnApplicationBootstrap {
 }
 
 @Module({
-  providers: [HandlerCheck, createQueueProcessor('maintenance', 1)],
+  providers: [
+    HandlerCheck,
+    createQueueProcessor('maintenance', 1),
+    createQueueProcessor('schools', 4),
+    createQueueProcessor('assignments', 1),
+  ],
 })
 export class JobsWorkerModule {}

@@ -22,11 +22,9 @@ export class JobsRepository {
     return this.repo.findOneBy({ id });
   }
 
-  async markActive(id: string, queue: string, name: string, attempt: number): Promise<void> {
-    await this.repo.upsert(
-      { id, queue, name, state: 'active', attempts: attempt, error: null },
-      { conflictPaths: ['id'] },
-    );
+  /** Only jobs enqueued with a record are tracked; internal fan-out jobs have none. */
+  async markActive(id: string, attempt: number): Promise<void> {
+    await this.repo.update({ id }, { state: 'active', attempts: attempt, error: null });
   }
 
   async setProgress(id: string, progress: number): Promise<void> {

@@ -25,9 +25,11 @@ export class JobsService {
 
   constructor(
     @InjectQueue('maintenance') maintenance: Queue,
+    @InjectQueue('schools') schools: Queue,
+    @InjectQueue('assignments') assignments: Queue,
     private readonly records: JobsRepository,
   ) {
-    this.queues = { maintenance };
+    this.queues = { maintenance, schools, assignments };
   }
 
   queue(name: QueueName): Queue {
@@ -53,6 +55,29 @@ export class JobsService {
       priority: opts.priority,
     });
     return jobId;
+  }
+
+  /**
+   * Many jobs of one name in one round trip, for internal work nobody polls (no job records):
+   * a job id already waiting absorbs the new one, which is how per-school debouncing works.
+   */
+  async enqueueMany<N extends JobName>(
+    name: N,
+    jobs: { payload: JobPayloads[N]; jobId: string; delay?: number }[],
+  ): Promise<void> {
+    if (jobs.length === 0) return;
+    await this.queues[JOB_QUEUE[name]].addBulk(
+      jobs.map((j) => ({
+        name,
+        data: j.payload,
+        opts: {
+          jobId: j.jobId,
+          delay: j.delay,
+          removeOnComplete: true,
+          removeOnFail: { age: 24 * 3600 },
+        },
+      })),
+    );
   }
 
   /** The caller's own job (admins: any job); anybody else's answers 404. */

@@ -30,7 +30,7 @@ export function createQueueProcessor(queue: QueueName, concurrency: number): Typ
       const handler = this.handlers.get(job.name);
       if (!handler) throw new UnrecoverableError(`no handler for job ${job.name}`);
       const attempt = job.attemptsMade + 1;
-      await this.records.markActive(id, queue, job.name, attempt);
+      await this.records.markActive(id, attempt);
       let lastProgress = -1;
       const started = Date.now();
       try {

@@ -49,12 +49,12 @@ export async function startTestApp(overrides: Record<string, string> = {}): Prom
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
     JWT_SECRET: randomBytes(32).toString('hex'),
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: process.env.TEST_LOGS ? 'error' : 'silent',
     ...overrides,
   });
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRole(env), {
     bodyParser: false,
-    logger: false,
+    logger: process.env.TEST_LOGS ? ['error', 'warn'] : false,
   });
   configureHttp(app, env);
   await app.listen(0, '127.0.0.1');

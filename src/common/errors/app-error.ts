@@ -23,6 +23,9 @@ export type ErrorCode =
   | 'rate_limited'
   | 'lesson_retired'
   | 'nothing_to_publish'
+  | 'enrollment_refused'
+  | 'csv_header_invalid'
+  | 'csv_unreadable'
   | 'internal_error';
 
 export interface FieldDetail {
@@ -52,6 +55,9 @@ const STATUS: Record<ErrorCode, number> = {
   rate_limited: 429,
   lesson_retired: 409,
   nothing_to_publish: 409,
+  enrollment_refused: 403,
+  csv_header_invalid: 422,
+  csv_unreadable: 422,
   internal_error: 500,
 };
 

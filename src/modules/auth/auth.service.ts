@@ -83,6 +83,11 @@ export class AuthService implements OnApplicationBootstrap {
     return toPrincipal(user);
   }
 
+  /** The principal a job acts for: the user who started it, with their current role and scope. */
+  async principalOf(userId: string): Promise<Principal> {
+    return toPrincipal(await this.mustFind(userId));
+  }
+
   async me(p: Principal): Promise<UserView> {
     return toUserView(await this.mustFind(p.id));
   }

@@ -72,6 +72,17 @@ export class CoursesService {
     return page(rows.map(toCourseView), total, query);
   }
 
+  /** The course's lessons that are published and not retired, in course order. */
+  async publishedLessonIds(courseId: string): Promise<string[]> {
+    const course = await this.courses.findOneBy({ id: courseId });
+    if (!course) throw AppError.notFound('Course');
+    const lessons = await this.lessons.existingIds(course.lessonIds);
+    const usable = new Set(
+      lessons.filter((l) => l.status === 'active' && l.publishedVersion !== null).map((l) => l.id),
+    );
+    return course.lessonIds.filter((id) => usable.has(id));
+  }
+
   async get(id: string): Promise<CourseView> {
     const course = await this.courses.findOneBy({ id });
     if (!course) throw AppError.notFound('Course');

@@ -65,8 +65,22 @@ function canReadDrafts(p: Principal, lesson: Lesson): boolean {
   return isAdmin(p) || (p.bureauId !== null && p.bureauId === lesson.bureauId);
 }
 
+export type LessonListener = (lessonId: string, version: number | null) => Promise<void>;
+
 @Injectable()
 export class LessonsService {
+  private readonly published: LessonListener[] = [];
+  private readonly retired: LessonListener[] = [];
+
+  /** Other features follow the catalog without the catalog depending on them. */
+  onPublished(listener: LessonListener): void {
+    this.published.push(listener);
+  }
+
+  onRetired(listener: LessonListener): void {
+    this.retired.push(listener);
+  }
+
   constructor(
     private readonly repo: LessonsRepository,
     private readonly regions: RegionsService,
@@ -167,6 +181,7 @@ export class LessonsService {
   async retire(p: Principal, id: string): Promise<void> {
     await this.writable(p, id);
     await this.repo.retire(id);
+    for (const listener of this.retired) await listener(id, null);
   }
 
   async publish(p: Principal, id: string): Promise<LessonView> {
@@ -176,6 +191,7 @@ export class LessonsService {
     if (outcome === 'empty') {
       throw new AppError('nothing_to_publish', 'The draft has no files; upload at least one first');
     }
+    for (const listener of this.published) await listener(id, outcome.published);
     return toLessonView(await this.readable(p, id));
   }
 

@@ -1,5 +1,4 @@
-import { Global, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
-import { HttpMetricsMiddleware } from './http-metrics.middleware';
+import { Global, Module } from '@nestjs/common';
 import { MetricsController } from './metrics.controller';
 import { MetricsService } from './metrics.service';
 
@@ -7,9 +6,5 @@ import { MetricsService } from './metrics.service';
 @Module({ providers: [MetricsService], exports: [MetricsService] })
 export class MetricsCoreModule {}
 
-@Module({ controllers: [MetricsController], providers: [HttpMetricsMiddleware] })
-export class MetricsModule implements NestModule {
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(HttpMetricsMiddleware).forRoutes('*');
-  }
-}
+@Module({ controllers: [MetricsController] })
+export class MetricsModule {}

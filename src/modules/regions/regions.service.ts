@@ -97,6 +97,15 @@ export class RegionsService {
     return this.regions.findOneBy({ id });
   }
 
+  async findByCodes(codes: string[]): Promise<Map<string, { id: string; path: string }>> {
+    if (codes.length === 0) return new Map();
+    const rows = await this.regions
+      .createQueryBuilder('r')
+      .where('r.code IN (:...codes)', { codes })
+      .getMany();
+    return new Map(rows.map((r) => [r.code, { id: r.id, path: r.path }]));
+  }
+
   /** The path prefix a caller is confined to, or null for admins (everything). */
   async scopePath(p: Principal): Promise<string | null> {
     if (isAdmin(p)) return null;

@@ -1,0 +1,118 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { returnedRows } from '../../database/columns';
+import { ENV, Env } from '../../config/env';
+import { JobHandlers } from '../../jobs/job-handlers';
+import { JobsService } from '../../jobs/jobs.service';
+
+export type NeedChange =
+  | 'school.created'
+  | 'school.changed'
+  | 'assignment.created'
+  | 'assignment.revoked'
+  | 'lesson.published'
+  | 'lesson.retired'
+  | 'holdings.changed';
+
+/**
+ * "What this school should hold changed": recorded in PostgreSQL first (so a lost Redis loses
+ * nothing), then one debounced job per school folds the burst into a new need version.
+ */
+@Injectable()
+export class SchoolEventsService implements OnModuleInit, OnApplicationBootstrap {
+  constructor(
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly jobs: JobsService,
+    private readonly handlers: JobHandlers,
+    @Inject(ENV) private readonly env: Env,
+  ) {}
+
+  onModuleInit(): void {
+    this.handlers.register('schools.need-changed', async ({ schoolId }) => this.fold(schoolId));
+    this.handlers.register('maintenance.reconcile', async () => ({
+      schoolsRescheduled: await this.reschedulePending(),
+    }));
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.env.role !== 'worker' && this.env.role !== 'all') return;
+    // At start and then every minute: whatever Redis forgot is found again in PostgreSQL.
+    await this.jobs
+      .queue('maintenance')
+      .upsertJobScheduler(
+        'reconcile',
+        { every: 60_000 },
+        { name: 'maintenance.reconcile', data: {}, opts: { attempts: 1 } },
+      );
+  }
+
+  /** Records the change for these schools inside the caller's transaction when given one. */
+  async record(
+    schoolIds: string[],
+    kind: NeedChange,
+    detail: Record<string, unknown> = {},
+    em: EntityManager = this.ds.manager,
+  ): Promise<void> {
+    if (schoolIds.length === 0) return;
+    await em.query(
+      `INSERT INTO school_event (school_id, kind, detail)
+       SELECT unnest($1::uuid[]), $2, $3::jsonb`,
+      [schoolIds, kind, JSON.stringify(detail)],
+    );
+  }
+
+  /** After commit: one job per school; a job already waiting for that school absorbs the rest. */
+  async schedule(schoolIds: string[]): Promise<void> {
+    const unique = [...new Set(schoolIds)];
+    for (let i = 0; i < unique.length; i += 1000) {
+      await this.jobs.enqueueMany(
+        'schools.need-changed',
+        unique.slice(i, i + 1000).map((schoolId) => ({
+          payload: { schoolId },
+          jobId: `need-${schoolId}`,
+          delay: this.env.needDebounceSeconds * 1000,
+        })),
+      );
+    }
+  }
+
+  async emit(
+    schoolIds: string[],
+    kind: NeedChange,
+    detail: Record<string, unknown> = {},
+  ): Promise<void> {
+    await this.record(schoolIds, kind, detail);
+    await this.schedule(schoolIds);
+  }
+
+  /** Marks the school's pending events processed and moves its need version on, once per burst. */
+  async fold(schoolId: string): Promise<{ events: number; needVersion: number | null }> {
+    return this.ds.transaction(async (em) => {
+      const rows = returnedRows<{ id: string }>(
+        await em.query(
+          `UPDATE school_event SET processed_at = now()
+         WHERE school_id = $1 AND processed_at IS NULL RETURNING id`,
+          [schoolId],
+        ),
+      );
+      if (rows.length === 0) return { events: 0, needVersion: null };
+      const [school] = returnedRows<{ need_version: string }>(
+        await em.query(
+          `UPDATE school SET need_version = need_version + 1 WHERE id = $1 RETURNING need_version`,
+          [schoolId],
+        ),
+      );
+      return { events: rows.length, needVersion: school ? Number(school.need_version) : null };
+    });
+  }
+
+  /** Schools whose events were never folded (Redis lost the jobs): schedule them again. */
+  async reschedulePending(): Promise<number> {
+    const rows = await this.ds.query<{ school_id: string }[]>(
+      `SELECT DISTINCT school_id FROM school_event WHERE processed_at IS NULL`,
+    );
+    await this.schedule(rows.map((r) => r.school_id));
+    return rows.length;
+  }
+}
