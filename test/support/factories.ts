@@ -130,3 +130,62 @@ export const PNG = Buffer.from(
   '89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8ffff3f0005fe02fea7d6a4b00000000049454e44ae426082',
   'hex',
 );
+
+/** A published lesson with one file of `bytes` bytes. */
+export async function publishedLesson(
+  t: TestApp,
+  actor: Actor,
+  fields: Record<string, unknown> = {},
+  bytes = 4096,
+): Promise<{ id: string }> {
+  const lesson = await createLesson(t, actor, fields);
+  await t
+    .http()
+    .post(`/api/v1/lessons/${lesson.id}/files`)
+    .set('Authorization', `Bearer ${actor.token}`)
+    .attach('file', mp4Bytes(bytes, bytes % 997), 'lecture.mp4')
+    .expect(201);
+  await t
+    .http()
+    .post(`/api/v1/lessons/${lesson.id}/publish`)
+    .set('Authorization', `Bearer ${actor.token}`)
+    .expect(200);
+  return lesson;
+}
+
+export async function waitForJob(
+  t: TestApp,
+  actor: Actor,
+  jobId: string,
+  timeoutMs = 60_000,
+): Promise<{ state: string; progress: number; result?: Record<string, any>; error?: string }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await t
+      .http()
+      .get(`/api/v1/jobs/${jobId}`)
+      .set('Authorization', `Bearer ${actor.token}`)
+      .expect(200);
+    if (res.body.state === 'completed' || res.body.state === 'failed') return res.body;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${res.body.state as string}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function school(code: string, regionId: string, extra: Record<string, unknown> = {}) {
+  return {
+    code,
+    name: `School ${code}`,
+    regionId,
+    pupils: 120,
+    grades: [1, 2, 3, 4, 5, 6],
+    teacherGaps: [{ subject: 'english', grades: [3, 4] }],
+    link: {
+      downlinkKbps: 2000,
+      windows: [{ start: '22:00', end: '06:00' }],
+      timezone: 'Asia/Shanghai',
+    },
+    storageCapacityMb: 64000,
+    ...extra,
+  };
+}

@@ -66,12 +66,13 @@ export class SchoolsRepository {
     if (f.q) {
       const q = f.q.normalize('NFKC').toLowerCase();
       qb.andWhere(`s.search_text LIKE :like ESCAPE '\\'`, { like: `%${escapeLike(q)}%` });
-      qb.orderBy('(lower(s.code) = :exact)', 'DESC').setParameter('exact', q);
+      qb.addSelect('(lower(s.code) = :exact)', 'exact_code').setParameter('exact', q);
+      qb.orderBy('exact_code', 'DESC');
       qb.addOrderBy('s.code', 'ASC');
     } else {
       qb.orderBy('s.code', 'ASC');
     }
-    return qb.skip(f.offset).take(f.limit).getManyAndCount();
+    return qb.offset(f.offset).limit(f.limit).getManyAndCount();
   }
 
   async insert(em: EntityManager, regionId: string, f: SchoolFields): Promise<School> {

@@ -61,7 +61,7 @@ export const PLAN_HORIZON_YEARS = 5;
 
 /**
  * Due date ascending (no due date last), priority ascending, assignedAt ascending (as instants, so
- * "+08:00" and "Z" spellings compare correctly), then lessonId and version. Ids compare by code
+ * "+08:00" and "Z" spellings compare correctly), then lessonId, version, bytes. Ids compare by code
  * unit, not by locale, so the order is the same on every machine.
  */
 export function comparePlanItems(a: PlanItemInput, b: PlanItemInput): number {
@@ -75,7 +75,8 @@ export function comparePlanItems(a: PlanItemInput, b: PlanItemInput): number {
   const assignedB = instantOf(b.assignedAt);
   if (assignedA !== assignedB) return assignedA - assignedB;
   if (a.lessonId !== b.lessonId) return a.lessonId < b.lessonId ? -1 : 1;
-  return a.version - b.version;
+  // Two rows for the same lesson version only come from duplicated input; still, order them.
+  return a.version - b.version || a.bytes - b.bytes;
 }
 
 /**

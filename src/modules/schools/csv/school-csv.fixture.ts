@@ -37,14 +37,21 @@ export async function readAll(
   };
 }
 
-/** The error readSchoolCsv throws for this input (fails the test when it does not throw). */
-export async function readError(data: string | Buffer | Readable, charset?: CsvCharset) {
+/** The events readSchoolCsv yields for this input before the error it then throws. */
+export async function readUntilError(data: string | Buffer | Readable, charset?: CsvCharset) {
+  const events: CsvEvent[] = [];
   try {
-    await readAll(data, charset);
+    const source = data instanceof Readable ? data : chunked(data);
+    for await (const event of readSchoolCsv(source, { charset })) events.push(event);
   } catch (err) {
-    return err as Error;
+    return { events, error: err as Error };
   }
   throw new Error('expected readSchoolCsv to throw');
+}
+
+/** The error readSchoolCsv throws for this input (fails the test when it does not throw). */
+export async function readError(data: string | Buffer | Readable, charset?: CsvCharset) {
+  return (await readUntilError(data, charset)).error;
 }
 
 /** A deterministic byte generator (xorshift32), so "random garbage" tests are repeatable. */

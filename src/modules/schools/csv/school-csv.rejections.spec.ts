@@ -1,5 +1,5 @@
 import { CsvFormatError, CsvHeaderError, MAX_RECORD_BYTES } from './school-csv';
-import { HEADER, VALID, readAll, readError } from './school-csv.fixture';
+import { HEADER, VALID, readAll, readError, readUntilError } from './school-csv.fixture';
 
 const FULL_HEADER = `${HEADER},languages,teacherGaps,windows,monthlyCapMb,broadcastReceiver,maxVideoHeight`;
 const COLUMNS = FULL_HEADER.split(',');
@@ -180,14 +180,13 @@ describe('readSchoolCsv: rows that do not fit the file', () => {
 });
 
 describe('readSchoolCsv: files the parser cannot finish', () => {
-  it('stops at a quoted cell that is never closed, naming the line it opens on', async () => {
-    const events: unknown[] = [];
-    const err = await readError(
-      `${HEADER}\n${VALID}\nS2,"Unclosed,R,1,1,1,UTC,1\nS3,N,R,1,1,1,UTC,1\n`,
-    ).catch((e: Error) => e);
-    expect(err).toBeInstanceOf(CsvFormatError);
-    expect(err).toMatchObject({ line: 3, problem: expect.stringMatching(/never closed/) });
-    expect(events).toEqual([]);
+  it('stops at a quoted cell that is never closed, after yielding the rows before it', async () => {
+    const { events, error } = await readUntilError(
+      `${HEADER}\n${VALID}\nS2,N,R,1,1,1,+08:00,1\nS3,"Unclosed,R,1,1,1,UTC,1\nS4,N,R,1,1,1,UTC,1\n`,
+    );
+    expect(events.map((e) => e.kind)).toEqual(['row', 'rejected']);
+    expect(error).toBeInstanceOf(CsvFormatError);
+    expect(error).toMatchObject({ line: 4, problem: expect.stringMatching(/never closed/) });
   });
 
   it('stops at a record beyond the size limit', async () => {

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import * as iconv from 'iconv-lite';
-import { CsvFormatError, CsvHeaderError, readSchoolCsv } from './school-csv';
+import { CsvHeaderError, readSchoolCsv } from './school-csv';
 import { HEADER, VALID, readAll, readError } from './school-csv.fixture';
 
 const FULL_HEADER = `${HEADER},languages,teacherGaps,windows,monthlyCapMb,broadcastReceiver,maxVideoHeight`;
@@ -104,7 +104,7 @@ describe('readSchoolCsv: rows', () => {
       grades: [1, 2, 3, 5],
       languages: ['zh-CN', 'ug'],
       teacherGaps: [
-        { subject: 'english', grades: [1, 2] },
+        { subject: 'english', grades: [1, 2, 5] },
         { subject: 'pe', grades: [3] },
       ],
       link: { windows: [{ start: '22:00', end: '06:00' }], broadcastReceiver: true },
