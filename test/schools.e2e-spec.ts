@@ -47,7 +47,12 @@ describe('schools: CRUD, CSV import, terminals and enrollment', () => {
   afterAll(() => t.close());
 
   const importCsv = (a: Actor, body: string | Buffer, contentType = 'text/csv', query = '') =>
-    t.http().post(`/api/v1/schools/import${query}`).set(as(a)).set('Content-Type', contentType).send(body);
+    t
+      .http()
+      .post(`/api/v1/schools/import${query}`)
+      .set(as(a))
+      .set('Content-Type', contentType)
+      .send(body);
 
   describe('schools', () => {
     it('creates a school with its link, storage and device profile, names kept exactly', async () => {
