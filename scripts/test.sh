@@ -16,4 +16,10 @@ DATABASE_URL=${TEST_DATABASE_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postg
   REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379} \
   bash scripts/ensure-services.sh --services-only
 
+# The crash-and-resume spec runs the built server in its own process: build when dist/ is stale.
+if [ ! -f dist/src/main.js ] || [ -n "$(find src migrations -newer dist/src/main.js -print -quit)" ]; then
+  echo "test: building (npm run build)"
+  npm run build
+fi
+
 exec npx jest --maxWorkers=2 "$@"

@@ -1,4 +1,6 @@
 import iconv from 'iconv-lite';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import {
   Actor,
@@ -318,6 +320,20 @@ describe('schools: CRUD, CSV import, terminals and enrollment', () => {
       expect(again.result).toMatchObject({ inserted: 0, updated: 3 });
       const total = await t.http().get('/api/v1/schools?q=IMP-').set(as(bureau)).expect(200);
       expect(total.body.total).toBe(3);
+    });
+
+    it('imports the sample file shipped in samples/schools.csv without a rejection', async () => {
+      for (const code of ['GS-LX-DX', 'XJ-KS-SF']) {
+        await t
+          .http()
+          .post('/api/v1/regions')
+          .set(as(admin))
+          .send({ code, name: code, level: 'county', parentId: province.id })
+          .expect(201);
+      }
+      const sample = readFileSync(join(__dirname, '..', 'samples', 'schools.csv'));
+      const job = await waitForJob(t, bureau, (await importCsv(bureau, sample).expect(202)).body.jobId as string);
+      expect(job.result).toMatchObject({ rows: 5, inserted: 5, updated: 0, rejected: [] });
     });
 
     it('takes UTF-8 with a BOM and GB18030, keeping Chinese names exactly', async () => {

@@ -262,6 +262,13 @@ describe('readSchoolCsv: the header', () => {
     expect(await problemsOf(csv)).toEqual([expect.stringMatching(/empty/)]);
   });
 
+  it('hints at the charset when the header itself is not UTF-8', async () => {
+    const err = await readError(
+      Buffer.concat([Buffer.from(`${HEADER},`), iconv.encode('备注', 'gbk')]),
+    );
+    expect((err as CsvHeaderError).problems[0]).toMatch(/not valid UTF-8.*charset=gb18030/);
+  });
+
   it('answers a header-only file with no events', async () => {
     expect((await readAll(`${HEADER}\n`)).events).toEqual([]);
   });

@@ -6,7 +6,7 @@ const FULL_HEADER = `${HEADER},languages,teacherGaps,windows,monthlyCapMb,broadc
 
 /** A generated file of `rows` schools, produced lazily in 64 KB-ish chunks. */
 function schoolsFile(rows: number): Readable {
-  async function* chunks() {
+  function* chunks() {
     yield Buffer.from(`${FULL_HEADER}\r\n`);
     let batch = '';
     for (let i = 0; i < rows; i++) {

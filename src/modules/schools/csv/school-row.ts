@@ -192,8 +192,9 @@ export function readSchoolRow(cell: (column: SchoolColumn) => string | undefined
   const broken = new Set(problems.map((p) => p.field));
   for (const problem of checkSchoolFields(fields)) {
     const column = columnOf(problem.field);
-    if (!broken.has(column))
+    if (!broken.has(column)) {
       problems.push(new CellProblem(column, 'invalid_value', problem.message));
+    }
   }
   if (problems.length === 0) return { ok: true, regionCode, fields: normaliseSchoolFields(fields) };
 

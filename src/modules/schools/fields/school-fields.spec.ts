@@ -30,7 +30,6 @@ function school(): SchoolFields {
 }
 
 // JSON can deliver any shape, so these tests hand checkSchoolFields values its type forbids.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
 /** A valid school with one change applied through a plain object, as JSON would deliver it. */

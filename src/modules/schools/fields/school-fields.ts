@@ -89,6 +89,20 @@ export interface FieldProblem {
 
 type Add = (field: string, message: string) => void;
 
+// Intl.getCanonicalLocales is the costliest step of a large import while the same few tags repeat
+// on every row; bounded so a flood of distinct garbage tags cannot grow it.
+const languageCache = new Map<string, string | null>();
+
+function canonicalTag(tag: unknown): string | null {
+  if (typeof tag !== 'string') return null;
+  let canonical = languageCache.get(tag);
+  if (canonical === undefined) {
+    canonical = canonicalLanguage(tag);
+    if (languageCache.size < 1000) languageCache.set(tag, canonical);
+  }
+  return canonical;
+}
+
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 function checkInteger(v: unknown, field: string, min: number, max: number, add: Add): void {
@@ -125,7 +139,7 @@ function checkLanguages(v: unknown, add: Add): void {
   }
   const seen = new Set<string>();
   v.forEach((tag: unknown, i) => {
-    const canonical = canonicalLanguage(tag);
+    const canonical = canonicalTag(tag);
     if (canonical === null) {
       add(`languages.${i}`, `language ${shown(tag)} must be a BCP 47 tag such as zh-CN or ug`);
     } else if (seen.has(canonical)) {
@@ -238,7 +252,7 @@ export function normaliseSchoolFields(input: SchoolFields): SchoolFields {
   return {
     ...input,
     grades: [...input.grades].sort((a, b) => a - b),
-    languages: input.languages.map((tag) => canonicalLanguage(tag) ?? tag),
+    languages: input.languages.map((tag) => canonicalTag(tag) ?? tag),
     teacherGaps: normaliseGaps(input.teacherGaps),
     link: {
       ...input.link,
