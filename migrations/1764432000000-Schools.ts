@@ -79,7 +79,9 @@ export class Schools1764432000000 implements MigrationInterface {
     await q.query(
       `CREATE UNIQUE INDEX assignment_live_idx ON assignment (school_id, lesson_id) WHERE revoked_at IS NULL`,
     );
-    await q.query(`CREATE INDEX assignment_lesson_idx ON assignment (lesson_id) WHERE revoked_at IS NULL`);
+    await q.query(
+      `CREATE INDEX assignment_lesson_idx ON assignment (lesson_id) WHERE revoked_at IS NULL`,
+    );
     await q.query(`
       CREATE TABLE holding (
         school_id uuid NOT NULL REFERENCES school(id) ON DELETE CASCADE,

@@ -332,7 +332,11 @@ describe('schools: CRUD, CSV import, terminals and enrollment', () => {
           .expect(201);
       }
       const sample = readFileSync(join(__dirname, '..', 'samples', 'schools.csv'));
-      const job = await waitForJob(t, bureau, (await importCsv(bureau, sample).expect(202)).body.jobId as string);
+      const job = await waitForJob(
+        t,
+        bureau,
+        (await importCsv(bureau, sample).expect(202)).body.jobId as string,
+      );
       expect(job.result).toMatchObject({ rows: 5, inserted: 5, updated: 0, rejected: [] });
     });
 
