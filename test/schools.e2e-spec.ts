@@ -369,7 +369,7 @@ describe('schools: CRUD, CSV import, terminals and enrollment', () => {
       );
       const list = await t
         .http()
-        .get(`/api/v1/schools?q=${encodeURIComponent('龙泉镇')}`)
+        .get(`/api/v1/schools?q=${encodeURIComponent('自治县龙泉镇')}`)
         .set(as(bureau))
         .expect(200);
       expect(list.body.items.map((s: { code: string; name: string }) => [s.code, s.name])).toEqual([
