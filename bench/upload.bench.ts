@@ -9,18 +9,25 @@
  * runs per method (after one unmeasured warm-up round), BENCH_UPLOAD_METHODS (comma-separated,
  * default all) narrows the methods for a profiling session.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
-import { mkdir, mkdtemp, readFile, rm, unlink } from 'node:fs/promises';
+import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Api } from './support/api';
-import { runBench, type Cleanup } from './support/cleanup';
-import { curl, curlVersion } from './support/curl';
+import { runBench } from './support/cleanup';
+import { curlVersion } from './support/curl';
 import { cpuSecondsOf, memoryOf, RssSampler } from './support/rss';
 import { writeSampleVideo } from './support/sample-video';
-import { killOnExit, startBenchServer, stopChild, type BenchServer } from './support/server';
+import { startBenchServer } from './support/server';
 import { formatTable, median, round, writeReport } from './support/stats';
+import {
+  startSink,
+  uploadMultipart,
+  uploadToSink,
+  uploadTus,
+  type Transfer,
+  type UploadContext,
+} from './support/upload-clients';
 
 const MB = 1024 * 1024;
 const RATIO_ANCHOR = 0.7;
@@ -39,28 +46,14 @@ function methodsFromEnv(): Method[] {
   return ALL_METHODS.filter((m) => m === 'anchor' || wanted.includes(m));
 }
 
-interface Run {
+interface Run extends Transfer {
   run: number;
-  seconds: number;
   peakRssMb: number;
   rssSamples: number;
   /** CPU seconds (user + system) the receiving process spent on this upload. */
   cpuSeconds: number;
   /** 1-minute load average when the run started: other work on the machine skews the timings. */
   load1: number;
-  /** tus only: the creation POST and the one PATCH that carries every byte. */
-  parts?: { createSeconds: number; patchSeconds: number };
-}
-
-type Transfer = Pick<Run, 'seconds' | 'parts'>;
-
-interface Context {
-  server: BenchServer;
-  api: Api;
-  bureauToken: string;
-  sink: { url: string; pid: number };
-  file: { path: string; bytes: number; sha256: string };
-  workDir: string;
 }
 
 function intEnv(name: string, fallback: number): number {
@@ -79,30 +72,8 @@ const timed = (label: string) => {
     return seconds;
   };
 };
-
-async function startSink(cleanup: Cleanup, dir: string): Promise<{ url: string; pid: number }> {
-  await mkdir(dir, { recursive: true });
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [join(__dirname, 'support', 'streaming-sink.js'), dir],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  killOnExit(child);
-  cleanup.add('stop streaming sink', () => stopChild(child));
-  if (!child.stdout || child.pid === undefined) throw new Error('the streaming sink did not start');
-  const lines = createInterface({ input: child.stdout });
-  const first = await new Promise<string>((resolve, reject) => {
-    lines.once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`the streaming sink exited with ${code}`)));
-  });
-  const { port } = JSON.parse(first) as { port: number };
-  return { url: `http://127.0.0.1:${port}/`, pid: child.pid };
-}
-
 /** Blob path of the fs driver: `<DATA_DIR>/blobs/ab/cd/<sha256>`. */
-const blobPath = (ctx: Context) =>
+const blobPath = (ctx: UploadContext) =>
   join(
     ctx.server.dataDir,
     'blobs',
@@ -116,7 +87,7 @@ const blobPath = (ctx: Context) =>
  * the commit (fsync + rename) runs each time instead of the dedupe short-circuit that identical
  * bytes would otherwise take from the second run on.
  */
-async function freshLesson(ctx: Context, run: number, method: Method): Promise<string> {
+async function freshLesson(ctx: UploadContext, run: number, method: Method): Promise<string> {
   await unlink(blobPath(ctx)).catch(() => undefined);
   const lesson = await ctx.api.call<{ id: string }>('POST', '/lessons', {
     token: ctx.bureauToken,
@@ -130,130 +101,7 @@ async function freshLesson(ctx: Context, run: number, method: Method): Promise<s
   });
   return lesson.id;
 }
-
-async function checkDraft(ctx: Context, lessonId: string): Promise<void> {
-  const files = await ctx.api.call<{ items: { sha256: string; size: number }[] }>(
-    'GET',
-    `/lessons/${lessonId}/versions/1/files`,
-    { token: ctx.bureauToken },
-  );
-  const file = files.items[0];
-  if (!file || file.sha256 !== ctx.file.sha256 || file.size !== ctx.file.bytes) {
-    throw new Error(
-      `lesson ${lessonId}: the draft does not hold the uploaded file: ${JSON.stringify(files)}`,
-    );
-  }
-}
-
-async function uploadToSink(ctx: Context, fsync: boolean): Promise<Transfer> {
-  const body = join(ctx.workDir, 'response.json');
-  const res = await curl([
-    '-T',
-    ctx.file.path,
-    '-H',
-    'Content-Type: application/octet-stream',
-    '-o',
-    body,
-    `${ctx.sink.url}${fsync ? '?fsync=1' : ''}`,
-  ]);
-  const answer = JSON.parse(await readFile(body, 'utf8')) as { sha256: string };
-  if (res.status !== 200 || answer.sha256 !== ctx.file.sha256) {
-    throw new Error(`the sink answered ${res.status} ${JSON.stringify(answer)}`);
-  }
-  return { seconds: res.seconds };
-}
-
-async function uploadMultipart(ctx: Context, lessonId: string): Promise<Transfer> {
-  const body = join(ctx.workDir, 'response.json');
-  const res = await curl([
-    '-H',
-    `Authorization: Bearer ${ctx.bureauToken}`,
-    '-F',
-    'path=video/lesson.mp4',
-    '-F',
-    `file=@${ctx.file.path};type=video/mp4`,
-    '-o',
-    body,
-    `${ctx.server.baseUrl}/api/v1/lessons/${lessonId}/files`,
-  ]);
-  const text = await readFile(body, 'utf8');
-  if (res.status !== 201 || (JSON.parse(text) as { sha256?: string }).sha256 !== ctx.file.sha256) {
-    throw new Error(`multipart upload answered ${res.status}: ${text.slice(0, 500)}`);
-  }
-  await checkDraft(ctx, lessonId);
-  return { seconds: res.seconds };
-}
-
-const header = (raw: string, name: string) =>
-  new RegExp(`^${name}:\\s*(.+?)\\s*$`, 'im').exec(raw)?.[1];
-
-async function uploadTus(ctx: Context, lessonId: string): Promise<Transfer> {
-  const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-  const headers = join(ctx.workDir, 'headers.txt');
-  const body = join(ctx.workDir, 'response.json');
-  const auth = `Authorization: Bearer ${ctx.bureauToken}`;
-  const metadata = [
-    `lessonId ${b64(lessonId)}`,
-    `path ${b64('video/lesson.mp4')}`,
-    `filename ${b64('lesson.mp4')}`,
-    `sha256 ${b64(ctx.file.sha256)}`,
-  ].join(',');
-  const created = await curl([
-    '-X',
-    'POST',
-    '-H',
-    auth,
-    '-H',
-    'Tus-Resumable: 1.0.0',
-    '-H',
-    `Upload-Length: ${ctx.file.bytes}`,
-    '-H',
-    `Upload-Metadata: ${metadata}`,
-    '-D',
-    headers,
-    '-o',
-    body,
-    `${ctx.server.baseUrl}/api/v1/uploads`,
-  ]);
-  const location = header(await readFile(headers, 'utf8'), 'Location');
-  if (created.status !== 201 || !location) {
-    throw new Error(`tus creation answered ${created.status}: ${await readFile(body, 'utf8')}`);
-  }
-  const patched = await curl([
-    '-X',
-    'PATCH',
-    '-T',
-    ctx.file.path,
-    '-H',
-    auth,
-    '-H',
-    'Tus-Resumable: 1.0.0',
-    '-H',
-    'Upload-Offset: 0',
-    '-H',
-    'Content-Type: application/offset+octet-stream',
-    '-D',
-    headers,
-    '-o',
-    body,
-    new URL(location, ctx.server.baseUrl).toString(),
-  ]);
-  const raw = await readFile(headers, 'utf8');
-  if (
-    patched.status !== 204 ||
-    header(raw, 'Upload-Offset') !== String(ctx.file.bytes) ||
-    header(raw, 'Upload-Sha256') !== ctx.file.sha256
-  ) {
-    throw new Error(`tus PATCH answered ${patched.status}: ${raw} ${await readFile(body, 'utf8')}`);
-  }
-  await checkDraft(ctx, lessonId);
-  return {
-    seconds: created.seconds + patched.seconds,
-    parts: { createSeconds: created.seconds, patchSeconds: patched.seconds },
-  };
-}
-
-async function measure(ctx: Context, method: Method, run: number): Promise<Run> {
+async function measure(ctx: UploadContext, method: Method, run: number): Promise<Run> {
   const lessonId =
     method === 'multipart' || method === 'tus' ? await freshLesson(ctx, run, method) : '';
   // Every run starts with no dirty pages of the previous one still waiting for the disk.
@@ -315,7 +163,7 @@ runBench('upload bench', async (cleanup) => {
   const adminToken = await api.login(server.admin.email, server.admin.password);
   const bureau = await api.createBureauUser(adminToken);
   const sink = await startSink(cleanup, join(workDir, 'sink'));
-  const ctx: Context = {
+  const ctx: UploadContext = {
     server,
     api,
     bureauToken: bureau.token,

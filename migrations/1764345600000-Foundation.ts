@@ -81,6 +81,7 @@ export class Foundation1764345600000 implements MigrationInterface {
         published_version int,
         search_text text NOT NULL,
         search_tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', search_text)) STORED,
+        search_grams text[] NOT NULL DEFAULT '{}',
         created_by uuid REFERENCES app_user(id),
         created_at timestamptz NOT NULL DEFAULT now(),
         updated_at timestamptz NOT NULL DEFAULT now(),
@@ -91,6 +92,7 @@ export class Foundation1764345600000 implements MigrationInterface {
     await q.query(`CREATE INDEX lesson_grades_idx ON lesson USING gin (grades)`);
     await q.query(`CREATE INDEX lesson_tsv_idx ON lesson USING gin (search_tsv)`);
     await q.query(`CREATE INDEX lesson_trgm_idx ON lesson USING gin (search_text gin_trgm_ops)`);
+    await q.query(`CREATE INDEX lesson_grams_idx ON lesson USING gin (search_grams)`);
     await q.query(`CREATE INDEX lesson_created_idx ON lesson (created_at DESC, id)`);
     await q.query(`
       CREATE TABLE lesson_version (

@@ -543,6 +543,9 @@ describe('catalog: lessons, versions, files, search, courses', () => {
       expect(await ids(otherBureau, `q=${encodeURIComponent('五线谱')}`)).toEqual(
         expect.arrayContaining([chinese.id, hidden.id]),
       );
+      expect(await ids(viewer, `q=${encodeURIComponent('谱')}`)).toEqual([chinese.id]);
+      expect(await ids(viewer, `q=${encodeURIComponent('节拍 五线谱')}`)).toEqual([chinese.id]);
+      expect(await ids(viewer, 'q=ph')).toEqual([english.id]);
       expect(await ids(viewer, 'q=phonics')).toEqual([english.id]);
       expect(await ids(viewer, 'q=PHON')).toEqual([english.id]);
       expect(await ids(viewer, 'q=rhythm%20sounds')).toEqual([english.id]);
@@ -556,6 +559,12 @@ describe('catalog: lessons, versions, files, search, courses', () => {
         .expect(200);
       expect(paged.body).toMatchObject({ page: 1, pageSize: 1 });
       expect(paged.body.total).toBeGreaterThan(1);
+      const beyond = await t
+        .http()
+        .get('/api/v1/lessons?pageSize=1&page=10000')
+        .set(as(bureau))
+        .expect(200);
+      expect(beyond.body).toMatchObject({ items: [], page: 10000, total: paged.body.total });
       await t.http().get('/api/v1/lessons?pageSize=501').set(as(bureau)).expect(422);
       await t.http().get('/api/v1/lessons?grade=abc').set(as(bureau)).expect(422);
     });

@@ -170,7 +170,11 @@ export function generateSchools(
     const { windows, cell: windowsCell } = windowsFor(rand);
     const langRoll = rand();
     const languagesCell =
-      county.minority && langRoll < 0.45 ? `zh-CN;${county.minority}` : langRoll < 0.5 ? 'zh-CN' : '';
+      county.minority && langRoll < 0.45
+        ? `zh-CN;${county.minority}`
+        : langRoll < 0.5
+          ? 'zh-CN'
+          : '';
     const heightRoll = rand();
     const heightCell = heightRoll < 0.3 ? '' : String(pick(rand, [240, 360, 480, 720]));
     const broadcastCell = rand() < 0.2 ? 'true' : '';

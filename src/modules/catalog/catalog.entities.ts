@@ -42,6 +42,8 @@ export class Lesson {
     number | null;
   /** Lower-cased title, description and tags: what full-text and trigram search look at. */
   @Column({ name: 'search_text', type: 'text' }) searchText!: string;
+  /** CJK characters and pairs of the text: short Chinese queries, which trigrams cannot serve. */
+  @Column({ name: 'search_grams', type: 'text', array: true }) searchGrams!: string[];
   @Column({ name: 'created_by', type: 'uuid', nullable: true }) createdBy!: string | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;

@@ -2,21 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
 import { Blob, Lesson, LessonFile, LessonVersion } from './catalog.entities';
-import { LessonStatusView } from './lessons.dto';
-
-export interface LessonSearch {
-  subject?: string;
-  grade?: number;
-  language?: string;
-  status?: LessonStatusView;
-  bureauId?: string;
-  q?: string;
-  /** Non-admins see published lessons and their own bureau's drafts. */
-  visibleToBureau?: string | null;
-  restrictToPublished?: boolean;
-  offset: number;
-  limit: number;
-}
+import { LessonSearchParams, buildLessonSearch } from './lesson-search';
 
 export interface NewFile {
   path: string;
@@ -24,8 +10,6 @@ export interface NewFile {
   size: number;
   mediaType: string;
 }
-
-const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** Lessons, their versions and files: the only code that queries these tables. */
 @Injectable()
@@ -57,39 +41,38 @@ export class LessonsRepository {
     return this.lessons.save(lesson);
   }
 
-  async search(s: LessonSearch): Promise<[Lesson[], number]> {
-    const qb = this.lessons.createQueryBuilder('l');
-    if (s.subject) qb.andWhere('l.subject = :subject', { subject: s.subject });
-    if (s.grade) qb.andWhere('l.grades @> ARRAY[:grade]::int[]', { grade: s.grade });
-    if (s.language) qb.andWhere('l.language = :language', { language: s.language });
-    if (s.bureauId) qb.andWhere('l.bureau_id = :bureauId', { bureauId: s.bureauId });
-    if (s.status === 'retired') qb.andWhere(`l.status = 'retired'`);
-    else qb.andWhere(`l.status = 'active'`);
-    if (s.status === 'published') qb.andWhere('l.published_version IS NOT NULL');
-    if (s.status === 'draft') qb.andWhere('l.published_version IS NULL');
-    if (s.restrictToPublished) {
-      if (s.visibleToBureau) {
-        qb.andWhere('(l.published_version IS NOT NULL OR l.bureau_id = :own)', {
-          own: s.visibleToBureau,
-        });
-      } else {
-        qb.andWhere('l.published_version IS NOT NULL');
-      }
+  /** One statement: the page and the total (a window count over the same matches). */
+  async search(s: LessonSearchParams): Promise<[Lesson[], number]> {
+    const { sql, values } = buildLessonSearch(s);
+    const rows = await this.ds.query<Record<string, unknown>[]>(sql, values);
+    const total = rows.length ? Number(rows[0].total_count) : 0;
+    const lessons = rows.map((row) =>
+      this.lessons.create({
+        id: row.id as string,
+        bureauId: row.bureau_id as string,
+        title: row.title as string,
+        description: row.description as string | null,
+        subject: row.subject as string,
+        grades: row.grades as number[],
+        language: row.language as string,
+        curriculumCode: row.curriculum_code as string | null,
+        textbookEdition: row.textbook_edition as string | null,
+        durationMinutes: row.duration_minutes as number | null,
+        tags: row.tags as string[],
+        teacherlessReady: row.teacherless_ready as boolean,
+        status: row.status as Lesson['status'],
+        draftVersion: row.draft_version as number,
+        publishedVersion: row.published_version as number | null,
+        createdAt: row.created_at as Date,
+        updatedAt: row.updated_at as Date,
+      }),
+    );
+    if (rows.length === 0 && s.offset > 0) {
+      const { countSql, countValues } = buildLessonSearch(s);
+      const [row] = await this.ds.query<{ n: number }[]>(countSql, countValues);
+      return [[], row?.n ?? 0];
     }
-    if (s.q) {
-      const q = s.q.toLowerCase();
-      // Words through the full-text index; any fragment (Chinese titles have no spaces) through trigrams.
-      qb.andWhere(
-        `(l.search_tsv @@ plainto_tsquery('simple', :q) OR l.search_text LIKE :like ESCAPE '\\')`,
-        { q, like: `%${escapeLike(q)}%` },
-      );
-      qb.orderBy(`ts_rank(l.search_tsv, plainto_tsquery('simple', :q))`, 'DESC');
-      qb.addOrderBy('l.created_at', 'DESC');
-    } else {
-      qb.orderBy('l.created_at', 'DESC');
-    }
-    qb.addOrderBy('l.id', 'ASC');
-    return qb.skip(s.offset).take(s.limit).getManyAndCount();
+    return [lessons, total];
   }
 
   listVersions(lessonId: string): Promise<LessonVersion[]> {

@@ -15,6 +15,7 @@ import {
   VersionView,
 } from './lessons.dto';
 import { LessonsRepository } from './lessons.repository';
+import { normaliseSearchText, searchGramsOf } from './lesson-search';
 
 export function searchTextOf(l: Pick<Lesson, 'title' | 'description' | 'tags'>): string {
   return [l.title, l.description ?? '', ...(l.tags ?? [])]
@@ -117,6 +118,7 @@ export class LessonsService {
       durationMinutes: dto.durationMinutes ?? null,
       teacherlessReady: dto.teacherlessReady ?? false,
       searchText: searchTextOf(fields),
+      searchGrams: searchGramsOf(searchTextOf(fields)),
       createdBy: p.id,
     });
     return toLessonView(lesson);
@@ -175,6 +177,7 @@ export class LessonsService {
     if (dto.tags !== undefined) lesson.tags = dto.tags;
     if (dto.teacherlessReady !== undefined) lesson.teacherlessReady = dto.teacherlessReady;
     lesson.searchText = searchTextOf(lesson);
+    lesson.searchGrams = searchGramsOf(lesson.searchText);
     return toLessonView(await this.repo.save(lesson));
   }
 
