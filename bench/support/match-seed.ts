@@ -99,9 +99,9 @@ export async function seedPublishedCatalog(
     );
     await db.query(
       `INSERT INTO lesson_version (lesson_id, version, state, published_at, published_by, created_at)
-       SELECT id, 1, 'published', published_at, $1, published_at - interval '2 days' FROM bench_seed
+       SELECT id, 1, 'published', published_at, $1::uuid, published_at - interval '2 days' FROM bench_seed
        UNION ALL
-       SELECT id, 2, 'draft', NULL, NULL, published_at FROM bench_seed`,
+       SELECT id, 2, 'draft', NULL, NULL::uuid, published_at FROM bench_seed`,
       [options.createdBy],
     );
     await db.query(

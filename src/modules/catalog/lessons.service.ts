@@ -17,11 +17,9 @@ import {
 import { LessonsRepository } from './lessons.repository';
 import { normaliseSearchText, searchGramsOf } from './lesson-search';
 
+/** Title, tags, then description: grams come from the start, so titles and tags count most. */
 export function searchTextOf(l: Pick<Lesson, 'title' | 'description' | 'tags'>): string {
-  return [l.title, l.description ?? '', ...(l.tags ?? [])]
-    .join(' ')
-    .normalize('NFKC')
-    .toLowerCase();
+  return normaliseSearchText([l.title, ...(l.tags ?? []), l.description ?? ''].join(' '));
 }
 
 function statusOf(l: Lesson): LessonStatusView {
