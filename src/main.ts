@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import { Logger } from 'nestjs-pino';
 import { AppModule } from './app/app.module';
 import { configureHttp } from './app/http';
 import { EnvError, loadEnv } from './config/env';
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
 
   if (env.role === 'worker' || env.role === 'broadcast') {
     const app = await NestFactory.createApplicationContext(module, { bufferLogs: true });
+    app.useLogger(app.get(Logger));
     app.enableShutdownHooks();
     new NestLogger('Classcast').log(`worker started (role ${env.role})`);
     return;

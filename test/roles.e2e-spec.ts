@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { REDIS_TEST_URL, TEST_DB_PREFIX, databaseUrl, withAdmin } from './support/pg';
+import { ServerProcess, startServerProcess } from './support/server-process';
+
+const MAIN = join(__dirname, '..', 'dist', 'src', 'main.js');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** The built server run the way deployments run it: one role per process, configured by env. */
+describe('roles and configuration', () => {
+  let work: string;
+  let dbName: string;
+  let env: Record<string, string>;
+  const processes: ServerProcess[] = [];
+  const redisPrefix = `cctest_roles_${process.pid}`;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'classcast-roles-'));
+    const template = process.env.CLASSCAST_TEST_TEMPLATE as string;
+    dbName = `${TEST_DB_PREFIX}_${template.slice(`${TEST_DB_PREFIX}_tpl_`.length)}_roles`;
+    await withAdmin((c) => c.query(`CREATE DATABASE ${dbName} TEMPLATE ${template}`));
+    env = {
+      DATABASE_URL: databaseUrl(dbName),
+      REDIS_URL: REDIS_TEST_URL,
+      REDIS_PREFIX: redisPrefix,
+      DATA_DIR: join(work, 'data'),
+      ADMIN_EMAIL: 'admin@roles.test',
+      ADMIN_PASSWORD: 'roles-password',
+      JWT_SECRET: randomBytes(32).toString('hex'),
+      NODE_ENV: 'production',
+    };
+  });
+
+  afterAll(async () => {
+    for (const p of processes) await p.kill('SIGKILL');
+    await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
+    const redis = new Redis(REDIS_TEST_URL);
+    const keys = await redis.keys(`${redisPrefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('stops with a message naming each missing or invalid variable', async () => {
+    const child = spawn(process.execPath, [MAIN], {
+      env: { PATH: process.env.PATH ?? '', PORT: 'eighty', DATABASE_URL: 'mysql://x' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(78);
+    for (const name of [
+      'DATABASE_URL',
+      'REDIS_URL',
+      'DATA_DIR',
+      'ADMIN_EMAIL',
+      'ADMIN_PASSWORD',
+      'JWT_SECRET',
+      'PORT',
+    ]) {
+      expect(out).toContain(name);
+    }
+    expect(out).toContain('.env.example');
+  });
+
+  it('runs an api process and a worker process apart: the api enqueues, the worker does the job', async () => {
+    const api = await startServerProcess({ ...env, ROLE: 'api' }, await freePort());
+    processes.push(api);
+    const worker = spawn(process.execPath, [MAIN], {
+      env: { ...process.env, ...env, ROLE: 'worker', LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let workerLog = '';
+    worker.stdout.on('data', (d: Buffer) => (workerLog += d.toString()));
+    worker.stderr.on('data', (d: Buffer) => (workerLog += d.toString()));
+    const login = await fetch(`${api.url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD }),
+    });
+    const { accessToken } = (await login.json()) as { accessToken: string };
+    const auth = { Authorization: `Bearer ${accessToken}` };
+    const region = (await (
+      await fetch(`${api.url}/api/v1/regions`, {
+        method: 'POST',
+        headers: { ...auth, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ code: 'R1', name: 'R1', level: 'province' }),
+      })
+    ).json()) as { id: string };
+    expect(region.id).toBeDefined();
+    const csv =
+      'code,name,regionCode,pupils,grades,downlinkKbps,timezone,storageCapacityMb\nW-1,工作者,R1,1,1,100,Asia/Shanghai,100\n';
+    const started = (await (
+      await fetch(`${api.url}/api/v1/schools/import`, {
+        method: 'POST',
+        headers: { ...auth, 'Content-Type': 'text/csv' },
+        body: csv,
+      })
+    ).json()) as { jobId: string };
+    let job: { state: string; result?: { inserted: number } } = { state: 'waiting' };
+    for (let i = 0; i < 150 && job.state !== 'completed' && job.state !== 'failed'; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      job = (await (
+        await fetch(`${api.url}/api/v1/jobs/${started.jobId}`, { headers: auth })
+      ).json()) as typeof job;
+    }
+    expect(job).toMatchObject({ state: 'completed', result: { inserted: 1 } });
+    // Structured JSON logs from the worker too.
+    const lines = workerLog.split('\n').filter((l) => l.startsWith('{'));
+    expect(lines.some((l) => (JSON.parse(l) as { msg?: string }).msg === 'schools imported')).toBe(
+      true,
+    );
+    const exit = await new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+      worker.once('exit', (code, signal) => resolve({ code, signal }));
+      worker.kill('SIGTERM');
+    });
+    expect(exit.code === 0 || exit.signal === 'SIGTERM').toBe(true);
+  });
+});
