@@ -93,7 +93,10 @@ export class Foundation1764345600000 implements MigrationInterface {
     await q.query(`CREATE INDEX lesson_tsv_idx ON lesson USING gin (search_tsv)`);
     await q.query(`CREATE INDEX lesson_trgm_idx ON lesson USING gin (search_text gin_trgm_ops)`);
     await q.query(`CREATE INDEX lesson_grams_idx ON lesson USING gin (search_grams)`);
-    await q.query(`CREATE INDEX lesson_created_idx ON lesson (created_at DESC, id)`);
+    // Newest-first pages and their counts come from the index alone for active lessons.
+    await q.query(
+      `CREATE INDEX lesson_created_idx ON lesson (created_at DESC, id) INCLUDE (published_version, bureau_id) WHERE status = 'active'`,
+    );
     await q.query(`
       CREATE TABLE lesson_version (
         lesson_id uuid NOT NULL REFERENCES lesson(id),

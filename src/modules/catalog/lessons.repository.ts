@@ -41,11 +41,14 @@ export class LessonsRepository {
     return this.lessons.save(lesson);
   }
 
-  /** One statement: the page and the total (a window count over the same matches). */
+  /** The page and the total, as two statements running side by side on two connections. */
   async search(s: LessonSearchParams): Promise<[Lesson[], number]> {
-    const { sql, values } = buildLessonSearch(s);
-    const rows = await this.ds.query<Record<string, unknown>[]>(sql, values);
-    const total = rows.length ? Number(rows[0].total_count) : 0;
+    const { sql, values, countSql, countValues } = buildLessonSearch(s);
+    const [rows, [count]] = await Promise.all([
+      this.ds.query<Record<string, unknown>[]>(sql, values),
+      this.ds.query<{ n: number }[]>(countSql, countValues),
+    ]);
+    const total = count?.n ?? 0;
     const lessons = rows.map((row) =>
       this.lessons.create({
         id: row.id as string,
@@ -67,11 +70,6 @@ export class LessonsRepository {
         updatedAt: row.updated_at as Date,
       }),
     );
-    if (rows.length === 0 && s.offset > 0) {
-      const { countSql, countValues } = buildLessonSearch(s);
-      const [row] = await this.ds.query<{ n: number }[]>(countSql, countValues);
-      return [[], row?.n ?? 0];
-    }
     return [lessons, total];
   }
 

@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import { FileStore } from '@tus/file-store';
 import { EVENTS, MemoryLocker, Server } from '@tus/server';
 import type { Upload as TusUpload } from '@tus/utils';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -13,6 +12,7 @@ import { ENV, Env } from '../../config/env';
 import { AuthedRequest } from '../auth/decorators';
 import { Principal } from '../auth/principal';
 import { StorageService } from '../storage/storage.service';
+import { HashingFileStore } from './hashing-file-store';
 import { IngestService } from './ingest.service';
 import { UploadsRepository } from './uploads.repository';
 
@@ -38,7 +38,7 @@ function principalOf(req: IncomingMessage): Principal {
 export class TusService implements OnModuleInit {
   private readonly logger = new Logger(TusService.name);
   private server!: Server;
-  private store!: FileStore;
+  private store!: HashingFileStore;
 
   constructor(
     private readonly ingest: IngestService,
@@ -53,7 +53,7 @@ export class TusService implements OnModuleInit {
 
   onModuleInit(): void {
     mkdirSync(this.directory, { recursive: true });
-    this.store = new FileStore({ directory: this.directory });
+    this.store = new HashingFileStore({ directory: this.directory });
     this.server = new Server({
       path: TUS_PATH,
       datastore: this.store,
@@ -80,6 +80,7 @@ export class TusService implements OnModuleInit {
 
   /** Removes an upload's staged bytes and bookkeeping (expiry and failed verification). */
   async remove(id: string): Promise<void> {
+    this.store.forget(id);
     // Not FileStore.remove: it gives up on the metadata when the bytes are already gone.
     for (const file of [id, `${id}.json`]) {
       await unlink(join(this.directory, file)).catch((err: NodeJS.ErrnoException) => {
@@ -154,9 +155,16 @@ export class TusService implements OnModuleInit {
     if (!record) throw AppError.notFound('Upload');
     const filePath = join(this.directory, upload.id);
     try {
-      const staged = await this.storage.stageExisting(filePath, {
-        expectedSha256: record.expectedSha256 ?? undefined,
-      });
+      const digest = this.store.takeDigest(upload.id, upload.size ?? -1);
+      const staged = digest
+        ? { path: filePath, size: upload.size ?? 0, ...digest }
+        : await this.storage.stageExisting(filePath);
+      if (record.expectedSha256 && record.expectedSha256 !== staged.sha256) {
+        throw new AppError(
+          'checksum_mismatch',
+          `The upload's sha256 is ${staged.sha256}, not the ${record.expectedSha256} its metadata declared; upload the file again`,
+        );
+      }
       const { file } = await this.ingest.accept(
         p,
         {
