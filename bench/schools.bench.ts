@@ -20,6 +20,8 @@ import { connect } from './support/database';
 import { drainNeedChanges } from './support/jobs';
 import { seedPublishedCatalog } from './support/match-seed';
 import { createProvinceTree } from './support/region-tree';
+import { explainHeavyStatements, type Explained } from './support/schools-explain';
+import { PgActivitySampler, type ActivityProfile } from './support/pg-activity';
 import { memoryOf } from './support/rss';
 import { copyAnchor, measureImport, type MeasuredImport } from './support/school-import';
 import { copyCsv, generateSchools, schoolCsv, type SchoolRow } from './support/school-rows';
@@ -119,6 +121,26 @@ runBench('schools bench', async (cleanup) => {
     ])
   ).rows;
   const load1 = loadavg()[0];
+  // A second connection samples what the server's connections run during each figure.
+  const sampleMs =
+    process.env.BENCH_PG_SAMPLE_MS === undefined ? 100 : Number(process.env.BENCH_PG_SAMPLE_MS);
+  const probe = await connect(server.databaseUrl);
+  cleanup.add('close pg probe', () => probe.end());
+  const databaseName = new URL(server.databaseUrl).pathname.slice(1);
+  const profiles: Record<string, ActivityProfile> = {};
+  // Wall-clock bounds of each figure, to line up with a server CPU profile or the PostgreSQL log.
+  const phases: Record<string, { from: string; to: string }> = {};
+  const profiled = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    const sampler = new PgActivitySampler(probe, databaseName, sampleMs);
+    const from = new Date().toISOString();
+    sampler.start();
+    try {
+      return await work();
+    } finally {
+      phases[name] = { from, to: new Date().toISOString() };
+      profiles[name] = await sampler.stop();
+    }
+  };
 
   // 1. Import: a province of 20 prefectures and 200 counties, its schools in one CSV.
   const treeA = await createProvinceTree(api, adminToken, {
@@ -150,7 +172,7 @@ runBench('schools bench', async (cleanup) => {
     `  COPY anchor (median of ${copyRuns}): plain ${fmt(copyPlainS, 2)} s, with school's indexes ${fmt(copyIndexedS, 2)} s`,
   );
   await db.query('CHECKPOINT');
-  const imported = await measureImport(api, adminToken, csvA, server.pid);
+  const imported = await profiled('import', () => measureImport(api, adminToken, csvA, server.pid));
   console.log(
     `  import: ${fmt(imported.seconds)} s (upload ${fmt(imported.postSeconds, 2)} s), peak RSS ${fmt(imported.peakRssMb, 0)} MB`,
   );
@@ -178,7 +200,9 @@ runBench('schools bench', async (cleanup) => {
   );
   // As autovacuum would have by now; makes the plans independent of its timing.
   await db.query('ANALYZE school, school_gap, region, assignment, school_event');
-  const match = await runMatch(api, adminToken, db, server.pid, treeA.provinceId);
+  const match = await profiled('match', () =>
+    runMatch(api, adminToken, db, server.pid, treeA.provinceId),
+  );
   console.log(
     `  matching: ${fmt(match.seconds)} s, peak RSS ${fmt(match.peakRssMb, 0)} MB (baseline ${fmt(match.baselineRssMb, 0)} MB)`,
   );
@@ -209,7 +233,9 @@ runBench('schools bench', async (cleanup) => {
   const drainB = await drainNeedChanges(db, DRAIN_TIMEOUT_MS);
   const course = await createPublishedCourse(api, bureauB.token, workDir, courseLessons);
   await db.query('ANALYZE school, region, assignment, school_event');
-  const assigned = await assignCourse(api, bureauB.token, db, course, bureauB.regionId);
+  const assigned = await profiled('assign', () =>
+    assignCourse(api, bureauB.token, db, course, bureauB.regionId),
+  );
   const expectedPairs = rowsB.length * courseLessons;
   console.log(
     `  assign: ${fmt(assigned.seconds, 2)} s (${assigned.mode}), created ${assigned.created}, existing ${assigned.existing}`,
@@ -283,6 +309,39 @@ runBench('schools bench', async (cleanup) => {
     `  assign result: created ${n(assigned.created)} of ${n(expectedPairs)} expected, existing ${assigned.existing}`,
   );
 
+  if (sampleMs > 0) {
+    console.log(
+      `\nWhat the server's database connections were running (pg_stat_activity every ${sampleMs} ms):`,
+    );
+    for (const [name, profile] of Object.entries(profiles)) {
+      console.log(
+        `\n  [${name}] ${profile.samples} samples, no statement running in ${Math.round(profile.noStatementShare * 100)}%`,
+      );
+      for (const t of profile.top) {
+        console.log(
+          `    ${String(Math.round(t.share * 100)).padStart(3)}%  ${t.wait.padEnd(24)} ${t.statement}`,
+        );
+      }
+    }
+  }
+
+  let explained: Explained[] = [];
+  if (process.env.BENCH_EXPLAIN !== '0') {
+    explained = await explainHeavyStatements(db, {
+      matchProvincePath: pathA,
+      assignProvincePath: pathB,
+      assignScopePath: pathB,
+      lessonCount: courseLessons,
+      excludeLessonIds: course.lessonIds,
+      userId: adminId,
+    });
+    console.log('\nEXPLAIN (ANALYZE, BUFFERS, WAL) of the heavy statements, rolled back:');
+    for (const e of explained) {
+      console.log(`\n  [${e.name}] execution ${fmt(e.executionMs, 0)} ms`);
+      for (const line of e.highlights) console.log(`    ${line}`);
+    }
+  }
+
   const path = await writeReport('schools', {
     bench: 'schools',
     at: new Date().toISOString(),
@@ -340,6 +399,9 @@ runBench('schools bench', async (cleanup) => {
       limitSeconds: ASSIGN_LIMIT_S,
       pass: assignPass,
     },
+    phases,
+    databaseActivity: profiles,
+    explain: explained,
     serverRssAtEndMb: round(memoryOf(server.pid).rssMb, 0),
     notes: [
       'ours = client clock from the POST to the GET /jobs/:id poll (every 200 ms) that says completed',

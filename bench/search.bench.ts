@@ -217,13 +217,13 @@ runBench('search bench', async (cleanup) => {
         pageSize: PAGE_SIZE,
         visibleToBureau: role === 'bureau' ? bureau.bureauId : undefined,
       });
-      for (const [statement, text] of [
-        ['page', sql.page],
-        ['count', sql.count],
+      for (const [statement, text, values] of [
+        ['page', sql.page, sql.values],
+        ['count', sql.count, sql.countValues],
       ] as const) {
         const { rows } = await db.query<{ 'QUERY PLAN': string }>(
           `EXPLAIN (ANALYZE, BUFFERS) ${text}`,
-          sql.values,
+          values,
         );
         const lines = rows.map((r) => r['QUERY PLAN']);
         const executionMs = Number(/Execution Time: ([\d.]+)/.exec(lines.join('\n'))?.[1] ?? NaN);

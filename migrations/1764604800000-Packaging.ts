@@ -34,6 +34,7 @@ export class Packaging1764604800000 implements MigrationInterface {
         bundle_bytes bigint,
         sha256 char(64),
         manifest jsonb,
+        minisig text,
         error text,
         created_at timestamptz NOT NULL DEFAULT now(),
         updated_at timestamptz NOT NULL DEFAULT now(),

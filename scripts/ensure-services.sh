@@ -2,7 +2,7 @@
 # Makes sure PostgreSQL and Redis answer at DATABASE_URL and REDIS_URL (defaults: the local ones,
 # postgres@127.0.0.1:5432 and 127.0.0.1:6379). A local service that does not answer is started,
 # after installing it when it is missing and we are root with apt-get; otherwise this prints what
-# to install and exits non-zero. Also installs zstd and ffmpeg when they are missing.
+# to install and exits non-zero. Also installs zstd and ffmpeg (and minisign, optional) when missing.
 #
 #   bash scripts/ensure-services.sh                   services, then tools
 #   bash scripts/ensure-services.sh --services-only   services only; missing tools are only reported
@@ -282,11 +282,21 @@ ensure_redis() {
 ensure_tools() {
   local missing=() tool
   for tool in zstd ffmpeg; do have "$tool" || missing+=("$tool"); done
-  [ ${#missing[@]} -gt 0 ] || return 0
-  if [ "$install_tools" = 1 ] && can_apt; then
-    apt_install "${missing[@]}" || say "warning: could not install ${missing[*]}; media work will fail without them"
-  else
-    say "note: ${missing[*]} not found (media renditions and bundles need them): apt-get install -y ${missing[*]}"
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$install_tools" = 1 ] && can_apt; then
+      apt_install "${missing[@]}" || say "warning: could not install ${missing[*]}; media work will fail without them"
+    else
+      say "note: ${missing[*]} not found (media renditions and bundles need them): apt-get install -y ${missing[*]}"
+    fi
+  fi
+  # minisign only checks bundle signatures (the packaging specs, operators checking a bundle by
+  # hand); installed on its own so that a distribution without it never holds back the tools above.
+  if ! have minisign; then
+    if [ "$install_tools" = 1 ] && can_apt; then
+      apt_install minisign || say "warning: could not install minisign; the bundle signature specs need it"
+    else
+      say "note: minisign not found (the bundle signature specs need it): apt-get install -y minisign"
+    fi
   fi
 }
 

@@ -1,4 +1,5 @@
 import type { Client } from 'pg';
+import { searchGramsOf } from '../../src/modules/catalog/lesson-search';
 
 /**
  * Seeds a catalog straight into PostgreSQL (one INSERT ... SELECT over generate_series): the API
@@ -132,6 +133,7 @@ export async function seedCatalog(
             CASE WHEN published_version IS NOT NULL THEN created_at END, created_at
      FROM lesson`,
   );
+  await fillSearchGrams(db);
   await db.query('VACUUM ANALYZE lesson');
   await db.query('VACUUM ANALYZE lesson_version');
   const [counts] = (
@@ -144,4 +146,19 @@ export async function seedCatalog(
     )
   ).rows;
   return { ...counts, seconds: (Date.now() - started) / 1000 };
+}
+
+/** search_grams as the service computes them (src/modules/catalog/lesson-search.ts), in batches. */
+async function fillSearchGrams(db: Client): Promise<void> {
+  const { rows } = await db.query<{ id: string; search_text: string }>(
+    'SELECT id, search_text FROM lesson',
+  );
+  for (let i = 0; i < rows.length; i += 5000) {
+    const batch = rows.slice(i, i + 5000);
+    await db.query(
+      `UPDATE lesson l SET search_grams = ARRAY(SELECT jsonb_array_elements_text(x.grams))
+       FROM unnest($1::uuid[], $2::jsonb[]) AS x(id, grams) WHERE l.id = x.id`,
+      [batch.map((r) => r.id), batch.map((r) => JSON.stringify(searchGramsOf(r.search_text)))],
+    );
+  }
 }

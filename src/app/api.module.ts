@@ -10,6 +10,7 @@ import { RegionsModule } from '../modules/regions/regions.module';
 import { SchoolsApiModule } from '../modules/schools/schools.module';
 import { SigningApiModule } from '../modules/signing/signing.module';
 import { AssignmentsApiModule } from '../modules/assignments/assignments.module';
+import { PackagingApiModule } from '../modules/packaging/packaging.module';
 
 /** The HTTP side: routes under /api/v1, and health, metrics and docs at the root. */
 @Module({})
@@ -27,6 +28,7 @@ export class ApiModule {
         SigningApiModule,
         SchoolsApiModule,
         AssignmentsApiModule,
+        PackagingApiModule,
       ],
       controllers: [HealthController],
     };

@@ -15,7 +15,7 @@ export class AppModule {
       imports: [
         CoreModule.forRoot(env),
         ...(serveHttp ? [ApiModule.forRoot(env)] : []),
-        ...(runJobs ? [WorkerModule] : []),
+        ...(runJobs ? [WorkerModule.forRoot(env)] : []),
       ],
     };
   }

@@ -12,6 +12,7 @@ import { StorageModule } from '../modules/storage/storage.module';
 import { SchoolsCoreModule } from '../modules/schools/schools.module';
 import { SigningCoreModule } from '../modules/signing/signing.module';
 import { AssignmentsCoreModule } from '../modules/assignments/assignments.module';
+import { PackagingCoreModule } from '../modules/packaging/packaging.module';
 
 /** What every role shares: config, logging, PostgreSQL, Redis, queues, storage and the services. */
 @Module({})
@@ -36,6 +37,7 @@ export class CoreModule {
         SigningCoreModule,
         SchoolsCoreModule,
         AssignmentsCoreModule,
+        PackagingCoreModule,
       ],
       exports: [CatalogCoreModule, SchoolsCoreModule, AssignmentsCoreModule],
     };

@@ -46,6 +46,14 @@ export interface Env {
   zipMaxRatio: number;
   zipMaxEntries: number;
   shutdownTimeoutSeconds: number;
+  jobLockSeconds: number;
+  jobStalledSeconds: number;
+  jobMaxStalled: number;
+  mediaConcurrency: number;
+  ffmpegTimeoutSeconds: number;
+  bundleMaxMb: number;
+  zstdLevel: number;
+  patchMaxBaseMb: number;
   jobRetentionHours: number;
 }
 
@@ -193,6 +201,14 @@ export function loadEnv(source: Source = process.env): Env {
     zipMaxRatio: r.int('ZIP_MAX_RATIO', 200, 2, 100000),
     zipMaxEntries: r.int('ZIP_MAX_ENTRIES', 20000, 1, 1000000),
     shutdownTimeoutSeconds: r.int('SHUTDOWN_TIMEOUT_SECONDS', 30, 1, 3600),
+    jobLockSeconds: r.int('JOB_LOCK_SECONDS', 30, 1, 3600),
+    jobStalledSeconds: r.int('JOB_STALLED_SECONDS', 30, 1, 3600),
+    jobMaxStalled: r.int('JOB_MAX_STALLED', 3, 1, 100),
+    mediaConcurrency: r.int('MEDIA_CONCURRENCY', 1, 1, 64),
+    ffmpegTimeoutSeconds: r.int('FFMPEG_TIMEOUT_SECONDS', 3600, 1, 86400),
+    bundleMaxMb: r.int('BUNDLE_MAX_MB', 2048, 1, 1024 * 1024),
+    zstdLevel: r.int('ZSTD_LEVEL', 19, 1, 22),
+    patchMaxBaseMb: r.int('PATCH_MAX_BASE_MB', 128, 0, 4096),
     jobRetentionHours: r.int('JOB_RETENTION_HOURS', 168, 24, 24 * 365),
   };
   if (env.jwtSecret && env.jwtSecret.length < 32) {

@@ -19,6 +19,7 @@ import {
 } from '../modules/schools/school.entities';
 
 import { SigningKey } from '../modules/signing/signing-key.entity';
+import { Bundle, Rendition } from '../modules/packaging/packaging.entities';
 
 export const ENTITIES = [
   Region,
@@ -40,4 +41,6 @@ export const ENTITIES = [
   Holding,
   MatchProposal,
   SigningKey,
+  Rendition,
+  Bundle,
 ];

@@ -15,6 +15,18 @@ export interface JobPayloads {
   'assignments.assign': AssignPayload;
   /** Fills teacher gaps with published lessons and courses (dry run or apply). */
   'assignments.match': { regionId: string | null; dryRun: boolean; userId: string };
+  /** Renders one source file for one device profile (cached by both). */
+  'media.render': {
+    sourceSha256: string;
+    profile: string;
+    mediaType: string;
+    size: number;
+    device: { maxVideoHeight: number; videoCodecs: string[]; imageFormats: string[] };
+  };
+  /** Works out what a school still lacks and queues the bundle that brings it. */
+  'packaging.plan': { schoolId: string };
+  /** Builds one bundle from its stored plan; the job id is derived from the plan. */
+  'packaging.build': { bundleId: string };
 }
 
 export interface AssignPayload {
@@ -28,7 +40,7 @@ export interface AssignPayload {
 
 export type JobName = keyof JobPayloads;
 
-export const QUEUE_NAMES = ['maintenance', 'schools', 'assignments'] as const;
+export const QUEUE_NAMES = ['maintenance', 'schools', 'assignments', 'media', 'packaging'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export const JOB_QUEUE: { [N in JobName]: QueueName } = {
@@ -38,6 +50,9 @@ export const JOB_QUEUE: { [N in JobName]: QueueName } = {
   'schools.need-changed': 'schools',
   'assignments.assign': 'assignments',
   'assignments.match': 'assignments',
+  'media.render': 'media',
+  'packaging.plan': 'packaging',
+  'packaging.build': 'packaging',
 };
 
 export const JOB_NAMES = Object.keys(JOB_QUEUE) as JobName[];

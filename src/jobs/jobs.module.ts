@@ -1,5 +1,5 @@
 import { BullModule } from '@nestjs/bullmq';
-import { Global, Injectable, Module, OnApplicationBootstrap } from '@nestjs/common';
+import { DynamicModule, Global, Injectable, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ENV, Env } from '../config/env';
 import { JobRecord } from './job-record.entity';
@@ -50,12 +50,26 @@ class HandlerCheck implements OnApplicationBootstrap {
   }
 }
 
-@Module({
-  providers: [
-    HandlerCheck,
-    createQueueProcessor('maintenance', 1),
-    createQueueProcessor('schools', 4),
-    createQueueProcessor('assignments', 1),
-  ],
-})
-export class JobsWorkerModule {}
+/** One processor per queue, with lock and stall settings from configuration. */
+@Module({})
+export class JobsWorkerModule {
+  static forRoot(env: Env): DynamicModule {
+    const options = (concurrency: number) => ({
+      concurrency,
+      lockDuration: env.jobLockSeconds * 1000,
+      stalledInterval: env.jobStalledSeconds * 1000,
+      maxStalledCount: env.jobMaxStalled,
+    });
+    return {
+      module: JobsWorkerModule,
+      providers: [
+        HandlerCheck,
+        createQueueProcessor('maintenance', options(1)),
+        createQueueProcessor('schools', options(4)),
+        createQueueProcessor('assignments', options(1)),
+        createQueueProcessor('media', options(env.mediaConcurrency)),
+        createQueueProcessor('packaging', options(2)),
+      ],
+    };
+  }
+}

@@ -27,9 +27,11 @@ export class JobsService {
     @InjectQueue('maintenance') maintenance: Queue,
     @InjectQueue('schools') schools: Queue,
     @InjectQueue('assignments') assignments: Queue,
+    @InjectQueue('media') media: Queue,
+    @InjectQueue('packaging') packaging: Queue,
     private readonly records: JobsRepository,
   ) {
-    this.queues = { maintenance, schools, assignments };
+    this.queues = { maintenance, schools, assignments, media, packaging };
   }
 
   queue(name: QueueName): Queue {

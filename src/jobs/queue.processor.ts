@@ -13,8 +13,18 @@ function message(err: unknown): string {
  * One processor per queue, a switch over job names through the handler registry. It keeps the
  * PostgreSQL job record in step, so GET /jobs/:id works even after Redis has dropped the job.
  */
-export function createQueueProcessor(queue: QueueName, concurrency: number): Type<WorkerHost> {
-  @Processor(queue, { concurrency })
+export interface ProcessorOptions {
+  concurrency: number;
+  lockDuration: number;
+  stalledInterval: number;
+  maxStalledCount: number;
+}
+
+export function createQueueProcessor(
+  queue: QueueName,
+  options: ProcessorOptions,
+): Type<WorkerHost> {
+  @Processor(queue, options)
   class QueueProcessor extends WorkerHost {
     private readonly logger = new Logger(`queue:${queue}`);
 

@@ -8,6 +8,9 @@ export class MetricsService {
   readonly registry = new Registry();
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly uploadedBytes: Counter<'kind'>;
+  readonly renditionsFailed: Counter;
+  readonly bundlesBuilt: Counter<'result'>;
+  readonly blobsCorrupt: Counter;
 
   constructor(jobs: JobsService) {
     collectDefaultMetrics({ register: this.registry, prefix: 'classcast_' });
@@ -22,6 +25,22 @@ export class MetricsService {
       name: 'classcast_uploaded_bytes_total',
       help: 'Lesson file bytes accepted into the catalog',
       labelNames: ['kind'],
+      registers: [this.registry],
+    });
+    this.renditionsFailed = new Counter({
+      name: 'classcast_renditions_failed_total',
+      help: 'Renditions that failed (the source ships instead)',
+      registers: [this.registry],
+    });
+    this.bundlesBuilt = new Counter({
+      name: 'classcast_bundles_built_total',
+      help: 'Bundle builds by result',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
+    this.blobsCorrupt = new Counter({
+      name: 'classcast_blobs_corrupt_total',
+      help: 'Blobs whose bytes did not match their sha256 when read',
       registers: [this.registry],
     });
     new Gauge({

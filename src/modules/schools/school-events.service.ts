@@ -28,11 +28,30 @@ export class SchoolEventsService implements OnModuleInit, OnApplicationBootstrap
     @Inject(ENV) private readonly env: Env,
   ) {}
 
+  private readonly foldListeners: ((schoolId: string) => Promise<void>)[] = [];
+  private readonly reconcilers: (() => Promise<Record<string, number>>)[] = [];
+
+  /** Packaging follows folded need changes without the schools module depending on it. */
+  onFolded(listener: (schoolId: string) => Promise<void>): void {
+    this.foldListeners.push(listener);
+  }
+
+  /** Other features add what they re-derive from PostgreSQL to the periodic reconcile. */
+  addReconciler(reconcile: () => Promise<Record<string, number>>): void {
+    this.reconcilers.push(reconcile);
+  }
+
   onModuleInit(): void {
-    this.handlers.register('schools.need-changed', async ({ schoolId }) => this.fold(schoolId));
-    this.handlers.register('maintenance.reconcile', async () => ({
-      schoolsRescheduled: await this.reschedulePending(),
-    }));
+    this.handlers.register('schools.need-changed', async ({ schoolId }) => {
+      const folded = await this.fold(schoolId);
+      if (folded.events > 0) for (const listener of this.foldListeners) await listener(schoolId);
+      return folded;
+    });
+    this.handlers.register('maintenance.reconcile', async () => {
+      const result: Record<string, number> = { schoolsRescheduled: await this.reschedulePending() };
+      for (const reconcile of this.reconcilers) Object.assign(result, await reconcile());
+      return result;
+    });
   }
 
   async onApplicationBootstrap(): Promise<void> {
