@@ -199,7 +199,7 @@ describe('upload journey across a server crash', () => {
     const started = Date.now();
     const exit = await server.kill('SIGTERM');
     expect(exit.code === 0 || exit.signal === 'SIGTERM').toBe(true);
-    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(Date.now() - started).toBeLessThan(30_000);
     server = undefined;
   });
 });

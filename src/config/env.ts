@@ -47,6 +47,8 @@ export interface Env {
   zipMaxEntries: number;
   shutdownTimeoutSeconds: number;
   jobLockSeconds: number;
+  jobAttempts: number;
+  jobBackoffSeconds: number;
   jobStalledSeconds: number;
   jobMaxStalled: number;
   mediaConcurrency: number;
@@ -202,6 +204,8 @@ export function loadEnv(source: Source = process.env): Env {
     zipMaxEntries: r.int('ZIP_MAX_ENTRIES', 20000, 1, 1000000),
     shutdownTimeoutSeconds: r.int('SHUTDOWN_TIMEOUT_SECONDS', 30, 1, 3600),
     jobLockSeconds: r.int('JOB_LOCK_SECONDS', 30, 1, 3600),
+    jobAttempts: r.int('JOB_ATTEMPTS', 3, 1, 100),
+    jobBackoffSeconds: r.int('JOB_BACKOFF_SECONDS', 5, 1, 3600),
     jobStalledSeconds: r.int('JOB_STALLED_SECONDS', 30, 1, 3600),
     jobMaxStalled: r.int('JOB_MAX_STALLED', 3, 1, 100),
     mediaConcurrency: r.int('MEDIA_CONCURRENCY', 1, 1, 64),

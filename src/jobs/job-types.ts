@@ -5,6 +5,8 @@
 export interface JobPayloads {
   /** Removes resumable uploads idle longer than UPLOAD_IDLE_HOURS, and old job records. */
   'maintenance.expire-uploads': { idleHours: number };
+  /** Removes what nothing references any more: old blobs, renditions, bundles, work files. */
+  'maintenance.gc': { graceDays: number };
   /** Re-derives pending work from PostgreSQL (what a lost Redis forgot). */
   'maintenance.reconcile': Record<string, never>;
   /** Upserts schools from a CSV file held in the blob store. */
@@ -46,6 +48,7 @@ export type QueueName = (typeof QUEUE_NAMES)[number];
 export const JOB_QUEUE: { [N in JobName]: QueueName } = {
   'maintenance.expire-uploads': 'maintenance',
   'maintenance.reconcile': 'maintenance',
+  'maintenance.gc': 'maintenance',
   'schools.import': 'schools',
   'schools.need-changed': 'schools',
   'assignments.assign': 'assignments',

@@ -23,8 +23,8 @@ const HOUR = 3600;
         connection: { url: env.redisUrl, maxRetriesPerRequest: null },
         prefix: env.redisPrefix,
         defaultJobOptions: {
-          attempts: 3,
-          backoff: { type: 'exponential', delay: 5000 },
+          attempts: env.jobAttempts,
+          backoff: { type: 'exponential', delay: env.jobBackoffSeconds * 1000 },
           removeOnComplete: { age: 24 * HOUR, count: 5000 },
           removeOnFail: { age: 7 * 24 * HOUR },
         },

@@ -178,10 +178,11 @@ export class LessonView {
 }
 
 export class RenditionView {
-  @ApiProperty() profile!: string;
-  @ApiProperty() size!: number;
-  @ApiProperty() sha256!: string;
-  @ApiProperty() state!: string;
+  @ApiProperty({ example: 'v480.h264.webp' }) profile!: string;
+  @ApiProperty({ nullable: true, type: Number }) size!: number | null;
+  @ApiProperty({ nullable: true, type: String }) sha256!: string | null;
+  @ApiProperty({ enum: ['pending', 'ready', 'skipped', 'failed'] }) state!: string;
+  @ApiPropertyOptional({ description: 'why it failed or was skipped' }) reason?: string;
 }
 
 export class FileView {

@@ -11,6 +11,7 @@ import {
   LessonStatusView,
   LessonView,
   ListLessonsQuery,
+  RenditionView,
   UpdateLessonDto,
   VersionView,
 } from './lessons.dto';
@@ -74,6 +75,14 @@ export class LessonsService {
   /** Other features follow the catalog without the catalog depending on them. */
   onPublished(listener: LessonListener): void {
     this.published.push(listener);
+  }
+
+  private renditionLookup: ((sha256s: string[]) => Promise<Map<string, RenditionView[]>>) | null =
+    null;
+
+  /** The media feature tells file listings which renditions exist, per source sha256. */
+  setRenditionLookup(lookup: (sha256s: string[]) => Promise<Map<string, RenditionView[]>>): void {
+    this.renditionLookup = lookup;
   }
 
   onRetired(listener: LessonListener): void {
@@ -233,7 +242,17 @@ export class LessonsService {
       (query.page - 1) * query.pageSize,
       query.pageSize,
     );
-    return page(rows.map(toFileView), total, query);
+    const renditions = this.renditionLookup
+      ? await this.renditionLookup(rows.map((r) => r.blobSha256.trim()))
+      : new Map<string, RenditionView[]>();
+    return page(
+      rows.map((r) => ({
+        ...toFileView(r),
+        renditions: renditions.get(r.blobSha256.trim()) ?? [],
+      })),
+      total,
+      query,
+    );
   }
 
   async deleteFile(p: Principal, id: string, path: string): Promise<void> {

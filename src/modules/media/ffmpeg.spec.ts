@@ -68,7 +68,7 @@ describe('probe and runFfmpeg', () => {
     const error = await runFfmpeg(endless, { timeoutMs: 800 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MediaError);
     expect(error).toMatchObject({ kind: 'timeout', message: 'ffmpeg timed out after 0.8 s' });
-    expect(Date.now() - started).toBeLessThan(3000);
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 
   it('fails with the last lines of stderr', async () => {

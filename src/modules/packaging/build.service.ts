@@ -38,7 +38,7 @@ export class BuildService implements OnModuleInit {
       } catch (err) {
         if (err instanceof BlobCorruptError) this.metrics.blobsCorrupt.inc();
         this.metrics.bundlesBuilt.inc({ result: 'error' });
-        const final = ctx.attempt >= 3;
+        const final = ctx.attempt >= this.env.jobAttempts;
         await this.ds.getRepository(Bundle).update(
           { id: bundleId },
           {

@@ -8,6 +8,8 @@ import { JobHandlers } from '../../jobs/job-handlers';
 import { JobPayloads } from '../../jobs/job-types';
 import { JobsService } from '../../jobs/jobs.service';
 import { MetricsService } from '../metrics/metrics.service';
+import { RenditionView } from '../catalog/lessons.dto';
+import { LessonsService } from '../catalog/lessons.service';
 import { DeviceProfile, profileKey, renderFor, renditionPlan } from '../media/renditions';
 import { StorageService } from '../storage/storage.service';
 import { stageBlob } from './blob-staging';
@@ -38,10 +40,12 @@ export class RenditionsService implements OnModuleInit {
     private readonly handlers: JobHandlers,
     private readonly storage: StorageService,
     private readonly metrics: MetricsService,
+    private readonly lessons: LessonsService,
     @Inject(ENV) private readonly env: Env,
   ) {}
 
   onModuleInit(): void {
+    this.lessons.setRenditionLookup((shas) => this.listFor(shas));
     this.handlers.register('media.render', (payload, ctx) =>
       this.render(payload, (f) => ctx.progress(f * 100)),
     );
@@ -199,6 +203,27 @@ export class RenditionsService implements OnModuleInit {
     } finally {
       await rm(work, { recursive: true, force: true });
     }
+  }
+
+  async listFor(sourceSha256s: string[]): Promise<Map<string, RenditionView[]>> {
+    const out = new Map<string, RenditionView[]>();
+    if (sourceSha256s.length === 0) return out;
+    const rows = await this.ds.getRepository(Rendition).find({
+      where: sourceSha256s.map((sourceSha256) => ({ sourceSha256 })),
+      order: { profile: 'ASC' },
+    });
+    for (const r of rows) {
+      const list = out.get(r.sourceSha256.trim()) ?? [];
+      list.push({
+        profile: r.profile,
+        size: r.size,
+        sha256: r.blobSha256 ? r.blobSha256.trim() : null,
+        state: r.state,
+        ...(r.reason ? { reason: r.reason } : {}),
+      });
+      out.set(r.sourceSha256.trim(), list);
+    }
+    return out;
   }
 
   /** Pending renditions whose jobs a lost Redis forgot. */

@@ -82,7 +82,7 @@ export class SchoolEventsService implements OnModuleInit, OnApplicationBootstrap
   }
 
   /** After commit: one job per school; a job already waiting for that school absorbs the rest. */
-  async schedule(schoolIds: string[]): Promise<void> {
+  async schedule(schoolIds: string[], delaySeconds = this.env.needDebounceSeconds): Promise<void> {
     const unique = [...new Set(schoolIds)];
     for (let i = 0; i < unique.length; i += 1000) {
       await this.jobs.enqueueMany(
@@ -90,7 +90,7 @@ export class SchoolEventsService implements OnModuleInit, OnApplicationBootstrap
         unique.slice(i, i + 1000).map((schoolId) => ({
           payload: { schoolId },
           jobId: `need-${schoolId}`,
-          delay: this.env.needDebounceSeconds * 1000,
+          delay: delaySeconds * 1000,
         })),
       );
     }
@@ -131,7 +131,11 @@ export class SchoolEventsService implements OnModuleInit, OnApplicationBootstrap
     const rows = await this.ds.query<{ school_id: string }[]>(
       `SELECT DISTINCT school_id FROM school_event WHERE processed_at IS NULL`,
     );
-    await this.schedule(rows.map((r) => r.school_id));
+    // These already waited at least one debounce period: fold them now.
+    await this.schedule(
+      rows.map((r) => r.school_id),
+      0,
+    );
     return rows.length;
   }
 }

@@ -100,6 +100,30 @@ export class SigningService implements OnApplicationBootstrap {
     return { keyId: key.keyId, signature: signBytes(key.seed, data) };
   }
 
+  /**
+   * A new signing key, signed by the current one so terminals that pinned the old key can follow
+   * (GET /sync/keys). Bundles and manifests are signed with the new key from then on.
+   */
+  async rotate(): Promise<{ keyId: string; signedBy: string }> {
+    if (this.env.signingPrivateKey) {
+      throw new Error('SIGNING_PRIVATE_KEY is set: rotate by configuring a new key instead');
+    }
+    const old = await this.current();
+    const pair = generateKeyPair();
+    const keyId = keyIdFor(pair.publicKey);
+    await this.ds.getRepository(SigningKey).insert({
+      keyId,
+      algorithm: 'ed25519',
+      publicKey: pair.publicKey,
+      privateKeyEnc: sealSeed(pair.seed, this.env.signingKeySecret),
+      signedBy: old.keyId,
+      signature: signBytes(old.seed, pair.publicKey),
+    });
+    this.cached = null;
+    this.logger.log({ keyId, signedBy: old.keyId }, 'rotated the signing key');
+    return { keyId, signedBy: old.keyId };
+  }
+
   /** Every key terminals may meet, the current one first. */
   async publishedKeys(): Promise<PublishedKey[]> {
     const current = await this.current();

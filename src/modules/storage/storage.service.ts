@@ -45,6 +45,11 @@ export class StorageService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
+  /** Removes staging and work files older than `olderThanMs` (crash leftovers); returns how many. */
+  sweepWorkFiles(olderThanMs: number): Promise<number> {
+    return this.staging.sweep(olderThanMs);
+  }
+
   onModuleDestroy(): void {
     if (this.driver instanceof S3BlobDriver) this.driver.destroy();
   }

@@ -162,7 +162,7 @@ describe('unreachable and horizon', () => {
     });
     const started = performance.now();
     const plan = summary(s, [item({ bytes: 1e12 })], newYear);
-    expect(performance.now() - started).toBeLessThan(1000);
+    expect(performance.now() - started).toBeLessThan(10_000);
     expect(plan).toEqual([['lesson-a', null, false, ['beyond_horizon']]]);
   });
 });

