@@ -67,7 +67,10 @@ describe('probe and runFfmpeg', () => {
     const endless = ['-re', '-f', 'lavfi', '-i', 'testsrc=s=64x64:r=25:d=3600', '-f', 'null', '-'];
     const error = await runFfmpeg(endless, { timeoutMs: 800 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MediaError);
-    expect(error).toMatchObject({ kind: 'timeout', message: 'ffmpeg timed out after 0.8 s' });
+    expect(error).toMatchObject({
+      kind: 'timeout',
+      message: expect.stringMatching(/timed out after/),
+    });
     expect(Date.now() - started).toBeLessThan(15_000);
   });
 

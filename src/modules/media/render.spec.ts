@@ -76,7 +76,10 @@ describe('render', () => {
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(MediaError);
-    expect(error).toMatchObject({ kind: 'timeout', message: 'ffmpeg timed out after 0.3 s' });
+    expect(error).toMatchObject({
+      kind: 'timeout',
+      message: expect.stringMatching(/timed out after/),
+    });
     expect(await readdir(media.dir)).not.toContain('too-slow.mp4');
     expect(await leftovers()).toEqual([]);
   });
