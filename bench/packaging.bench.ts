@@ -261,7 +261,11 @@ async function throughputSection(
       signer,
     );
     await rm(build.path, { force: true });
-    return { seconds: build.seconds, cpuSeconds: build.cpuSeconds, encodeSeconds: build.encodeSeconds };
+    return {
+      seconds: build.seconds,
+      cpuSeconds: build.cpuSeconds,
+      encodeSeconds: build.encodeSeconds,
+    };
   };
   // One unmeasured round: page cache and code paths warm for everyone.
   for (const method of methods) await measure(method);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, verify } from 'node:crypto';
+import { publicKeyFromRaw } from '../src/modules/signing/ed25519';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -130,5 +131,38 @@ describe('roles and configuration', () => {
       worker.kill('SIGTERM');
     });
     expect(exit.code === 0 || exit.signal === 'SIGTERM').toBe(true);
+
+    // Rotating the signing key from the command line: the new key is current and signed by the old.
+    const before = (await (await fetch(`${api.url}/api/v1/keys`, { headers: auth })).json()) as {
+      keys: { keyId: string; publicKey: string }[];
+    };
+    const cli = spawn(
+      process.execPath,
+      [join(__dirname, '..', 'dist', 'src', 'cli.js'), 'rotate-signing-key'],
+      {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let cliOut = '';
+    cli.stdout.on('data', (d: Buffer) => (cliOut += d.toString()));
+    cli.stderr.on('data', (d: Buffer) => (cliOut += d.toString()));
+    expect(await new Promise((resolve) => cli.on('exit', resolve))).toBe(0);
+    expect(cliOut).toMatch(/is now current \(signed by [0-9a-f]{16}\)/);
+    const after = (await (await fetch(`${api.url}/api/v1/keys`, { headers: auth })).json()) as {
+      keys: { keyId: string; publicKey: string; signedBy?: string; signature?: string }[];
+    };
+    expect(after.keys).toHaveLength(before.keys.length + 1);
+    const [current] = after.keys;
+    expect(current.signedBy).toBe(before.keys[0].keyId);
+    const oldKey = publicKeyFromRaw(Buffer.from(before.keys[0].publicKey, 'base64'));
+    expect(
+      verify(
+        null,
+        Buffer.from(current.publicKey, 'base64'),
+        oldKey,
+        Buffer.from(current.signature as string, 'base64'),
+      ),
+    ).toBe(true);
   });
 });

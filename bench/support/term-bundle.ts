@@ -161,7 +161,9 @@ export function buildFiles(
       size: f.size,
       mediaType: f.mediaType,
       localPath: f.localPath,
-      ...(held ? { base: { sha256: held.sha256, size: held.size, localPath: held.localPath } } : {}),
+      ...(held
+        ? { base: { sha256: held.sha256, size: held.size, localPath: held.localPath } }
+        : {}),
       targets: [{ lessonId: f.file.lessonId, version, path: f.file.path }],
     };
   });

@@ -86,7 +86,9 @@ export async function writePdf(path: string, pages: PdfPage[]): Promise<number> 
       imageName = `Im${image}`;
       xObjects = ` /XObject << /${imageName} ${image} 0 R >>`;
     }
-    const content = add(stream('/Filter /FlateDecode', deflateSync(contentStream(page, imageName))));
+    const content = add(
+      stream('/Filter /FlateDecode', deflateSync(contentStream(page, imageName))),
+    );
     pageIds.push(
       add(
         `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 ${PAGE_WIDTH} ${PAGE_HEIGHT}] ` +

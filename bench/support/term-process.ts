@@ -52,7 +52,11 @@ export function run(command: string, args: string[], opts: RunOptions = {}): Pro
 
 /** ffmpeg quietly: errors only, never reading stdin, overwriting outputs. */
 export function ffmpeg(args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  return run('ffmpeg', ['-hide_banner', '-nostdin', '-nostats', '-v', 'error', '-y', ...args], opts);
+  return run(
+    'ffmpeg',
+    ['-hide_banner', '-nostdin', '-nostats', '-v', 'error', '-y', ...args],
+    opts,
+  );
 }
 
 const hasCommand = (name: string): boolean =>

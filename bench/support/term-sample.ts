@@ -221,8 +221,12 @@ export async function makeTerm(
   }
   for (let i = 0; i < plan.movingVideos; i += 1) {
     log(`field-trip video ${i + 1}: ${MOVING_SECONDS} s camera pan`);
-    await add(lay.movingLesson(i), `video/field-trip-${pad(i + 1)}.mp4`, 'video', 'video/mp4', (p) =>
-      movingVideo(p, scenePath, MOVING_SECONDS),
+    await add(
+      lay.movingLesson(i),
+      `video/field-trip-${pad(i + 1)}.mp4`,
+      'video',
+      'video/mp4',
+      (p) => movingVideo(p, scenePath, MOVING_SECONDS),
     );
   }
   log(`${plan.photos} photos and screenshots`);
@@ -241,8 +245,12 @@ export async function makeTerm(
     illustrations.push(path);
   }
   for (let i = 0; i < plan.pdfs; i += 1) {
-    await add(lay.spread(i + 1), `docs/worksheet-${pad(i + 1)}.pdf`, 'pdf', 'application/pdf', (p) =>
-      writeWorksheet(p, i, illustrations),
+    await add(
+      lay.spread(i + 1),
+      `docs/worksheet-${pad(i + 1)}.pdf`,
+      'pdf',
+      'application/pdf',
+      (p) => writeWorksheet(p, i, illustrations),
     );
   }
   log('HTML5 quiz package and the term transcript');
@@ -306,10 +314,16 @@ export async function makeUpdate(made: MadeTerm, dir: string): Promise<TermUpdat
   const lectureIndex = Math.min(1, plan.lectures - 1);
   const lectureSeconds = LECTURE_SECONDS[lectureIndex % LECTURE_SECONDS.length];
   const slide = 3;
-  const slides = await lectureSlides(made.workDir, lectureIndex + 1, lectureSeconds, made.scenePath, {
-    slide,
-    seed: 500 + lectureIndex,
-  });
+  const slides = await lectureSlides(
+    made.workDir,
+    lectureIndex + 1,
+    lectureSeconds,
+    made.scenePath,
+    {
+      slide,
+      seed: 500 + lectureIndex,
+    },
+  );
   const lecture = target('video/lecture-', lectureIndex);
   const lecturePath = join(out, 'lecture.mp4');
   await slideLecture(lecturePath, slides, lectureSeconds, made.workDir);
@@ -320,9 +334,7 @@ export async function makeUpdate(made: MadeTerm, dir: string): Promise<TermUpdat
   const total = cueCount(made.lectureCues);
   const editCount = Math.max(1, Math.round(total * 0.01));
   const firstCue = Math.floor((slide * SLIDE_SECONDS) / 3);
-  const before = made.lectureCues
-    .slice(0, lectureIndex)
-    .reduce((n, l) => n + l.cues.length, 0);
+  const before = made.lectureCues.slice(0, lectureIndex).reduce((n, l) => n + l.cues.length, 0);
   const edited = new Set(Array.from({ length: editCount }, (_, i) => before + firstCue + i));
   const transcript = made.files.find((f) => f.path === 'captions/transcript.json');
   if (!transcript) throw new Error('the term has no transcript');

@@ -74,18 +74,26 @@ export class SigningService implements OnApplicationBootstrap {
     });
   }
 
-  /** The key that signs now: the configured one, else the newest key in the database. */
+  /**
+   * The key that signs now: the configured one, else the newest key in the database. The newest
+   * key id is looked up every time (a rotation by any process takes effect everywhere at once);
+   * only the unsealed private part is cached.
+   */
   async current(): Promise<{ keyId: string; seed: Buffer; publicKey: Buffer }> {
-    if (this.cached) return this.cached;
     if (this.env.signingPrivateKey) {
-      const pair = keyPairFromSeed(Buffer.from(this.env.signingPrivateKey, 'base64'));
-      this.cached = { keyId: keyIdFor(pair.publicKey), ...pair };
+      if (!this.cached) {
+        const pair = keyPairFromSeed(Buffer.from(this.env.signingPrivateKey, 'base64'));
+        this.cached = { keyId: keyIdFor(pair.publicKey), ...pair };
+      }
       return this.cached;
     }
-    const key = await this.ds.getRepository(SigningKey).findOne({
-      where: {},
-      order: { createdAt: 'DESC' },
-    });
+    const [newest] = await this.ds.query<{ key_id: string }[]>(
+      `SELECT key_id FROM signing_key ORDER BY created_at DESC LIMIT 1`,
+    );
+    if (this.cached && newest && this.cached.keyId === newest.key_id) return this.cached;
+    const key = newest
+      ? await this.ds.getRepository(SigningKey).findOneBy({ keyId: newest.key_id })
+      : null;
     if (!key?.privateKeyEnc) throw new Error('no signing key: the server has not finished booting');
     this.cached = {
       keyId: key.keyId,
