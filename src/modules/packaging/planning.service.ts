@@ -6,7 +6,7 @@ import { ENV, Env } from '../../config/env';
 import { JobHandlers } from '../../jobs/job-handlers';
 import { JobsService } from '../../jobs/jobs.service';
 import { comparePlanItems } from '../assignments/plan/delivery-plan';
-import type { DeviceProfile } from '../media/renditions';
+import { rung240, type DeviceProfile } from '../media/renditions';
 import { BundlePlan, PlannedFile } from './packaging.entities';
 import { RenditionsService, SourceFile } from './renditions.service';
 
@@ -33,6 +33,41 @@ export type PlanOutcome =
   | { state: 'waiting'; renditions: number }
   | { state: 'nothing' }
   | { state: 'planned'; bundleId: string };
+
+/** Below this rate a school gets the 240p rung whatever its screen could show. */
+export const WORST_LINK_KBPS = 1024;
+
+export function effectiveDevice(s: {
+  max_video_height: number;
+  video_codecs: string[];
+  image_formats: string[];
+  downlink_kbps: number;
+}): DeviceProfile {
+  const device: DeviceProfile = {
+    maxVideoHeight: s.max_video_height as DeviceProfile['maxVideoHeight'],
+    videoCodecs: s.video_codecs,
+    imageFormats: s.image_formats,
+  };
+  return s.downlink_kbps < WORST_LINK_KBPS ? rung240(device) : device;
+}
+
+/** What the school's receive windows carry in one day (all day when it has none). */
+export function nightlyBytes(
+  downlinkKbps: number,
+  windows: { start: string; end: string }[],
+): number {
+  const minutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+  const open = windows.length
+    ? Math.min(
+        24 * 60,
+        windows.reduce(
+          (n, w) => n + ((minutes(w.end) - minutes(w.start) + 24 * 60) % (24 * 60) || 24 * 60),
+          0,
+        ),
+      )
+    : 24 * 60;
+  return Math.max(1, Math.floor(open * 60 * downlinkKbps * 125));
+}
 
 /** A stable JSON text: keys sorted at every level, so equal plans hash equal. */
 export function stableJson(value: unknown): string {
@@ -101,17 +136,16 @@ export class PlanningService implements OnModuleInit {
         image_formats: string[];
         storage_capacity_mb: number;
         need_version: string;
+        downlink_kbps: number;
+        windows: { start: string; end: string }[];
       }[]
     >(
-      `SELECT id, max_video_height, video_codecs, image_formats, storage_capacity_mb, need_version FROM school WHERE id = $1`,
+      `SELECT id, max_video_height, video_codecs, image_formats, storage_capacity_mb, need_version,
+              downlink_kbps, windows FROM school WHERE id = $1`,
       [schoolId],
     );
     if (!school) return { state: 'nothing' };
-    const device: DeviceProfile = {
-      maxVideoHeight: school.max_video_height as DeviceProfile['maxVideoHeight'],
-      videoCodecs: school.video_codecs,
-      imageFormats: school.image_formats,
-    };
+    const device = effectiveDevice(school);
     const wanted = await this.ds.query<WantedLesson[]>(
       `SELECT DISTINCT ON (a.lesson_id) a.lesson_id, l.published_version AS version,
               to_char(a.due_date, 'YYYY-MM-DD') AS due_date, a.priority, a.created_at
@@ -183,7 +217,10 @@ export class PlanningService implements OnModuleInit {
       .filter(([id]) => wantedIds.has(id))
       .reduce((n, [, h]) => n + h.bytes, 0);
     let free = school.storage_capacity_mb * MB - keptBytes;
-    let budget = this.env.bundleMaxMb * MB;
+    let budget = Math.min(
+      this.env.bundleMaxMb * MB,
+      nightlyBytes(school.downlink_kbps, school.windows),
+    );
     const chosen: WantedLesson[] = [];
     for (const lesson of ordered) {
       const bytes = files
@@ -322,23 +359,22 @@ export class PlanningService implements OnModuleInit {
 
   private async replanWaitingOn(sourceSha256: string, profile: string): Promise<void> {
     const rows = await this.ds.query<
-      { id: string; max_video_height: number; video_codecs: string[]; image_formats: string[] }[]
+      {
+        id: string;
+        max_video_height: number;
+        video_codecs: string[];
+        image_formats: string[];
+        downlink_kbps: number;
+      }[]
     >(
-      `SELECT DISTINCT s.id, s.max_video_height, s.video_codecs, s.image_formats
+      `SELECT DISTINCT s.id, s.max_video_height, s.video_codecs, s.image_formats, s.downlink_kbps
        FROM lesson_file f JOIN lesson l ON l.id = f.lesson_id AND f.version = l.published_version
        JOIN assignment a ON a.lesson_id = l.id AND a.revoked_at IS NULL
        JOIN school s ON s.id = a.school_id
        WHERE f.blob_sha256 = $1`,
       [sourceSha256],
     );
-    const schools = rows.filter(
-      (s) =>
-        this.renditions.profileKey({
-          maxVideoHeight: s.max_video_height as DeviceProfile['maxVideoHeight'],
-          videoCodecs: s.video_codecs,
-          imageFormats: s.image_formats,
-        }) === profile,
-    );
+    const schools = rows.filter((s) => this.renditions.profileKey(effectiveDevice(s)) === profile);
     await this.schedule(schools.map((s) => s.id));
   }
 }

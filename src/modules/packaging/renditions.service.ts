@@ -47,7 +47,7 @@ export class RenditionsService implements OnModuleInit {
   onModuleInit(): void {
     this.lessons.setRenditionLookup((shas) => this.listFor(shas));
     this.handlers.register('media.render', (payload, ctx) =>
-      this.render(payload, (f) => ctx.progress(f * 100)),
+      this.render(payload, (f) => ctx.progress(f * 100), ctx.attempt),
     );
   }
 
@@ -139,6 +139,7 @@ export class RenditionsService implements OnModuleInit {
   async render(
     payload: JobPayloads['media.render'],
     progress: (fraction: number) => Promise<void>,
+    attempt = 1,
   ): Promise<{ state: string; reason?: string }> {
     const repo = this.ds.getRepository(Rendition);
     const row = await repo.findOneBy({
@@ -183,6 +184,13 @@ export class RenditionsService implements OnModuleInit {
             reason: null,
           },
         );
+      } else if (
+        result.state === 'failed' &&
+        /timed out/.test(result.reason) &&
+        attempt < this.env.jobAttempts
+      ) {
+        // A hang may be the machine, not the file: try again later, with backoff.
+        throw new Error(`rendition ${result.reason}; will retry`);
       } else {
         await repo.update(
           { sourceSha256: payload.sourceSha256, profile: payload.profile },
