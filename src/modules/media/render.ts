@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import sharp from 'sharp';
+import type SharpModule from 'sharp';
 import { fileInput, probe, runFfmpeg, type MediaProbe } from './ffmpeg';
 import { formatSeconds, MediaError } from './media-error';
 import type { RenderedImageFormat } from './profiles';
@@ -168,6 +168,8 @@ export async function renderImage(
   output: string,
   opts: RenderImageOptions,
 ): Promise<void> {
+  // Loaded on first use: libvips is large, and api-only processes never render images.
+  const sharp = ((await import('sharp')) as unknown as { default: typeof SharpModule }).default;
   await writeAtomically(output, async (temp) => {
     const resized = sharp(input).rotate().resize({
       width: opts.maxDimension,

@@ -10,7 +10,7 @@ import {
 import type { BlobDriver, ByteRange, StagedFile } from './blob-store';
 import { FsBlobDriver } from './fs-blob.driver';
 import { unlinkQuietly } from './fs-util';
-import { S3BlobDriver } from './s3-blob.driver';
+import type { S3BlobDriver } from './s3-blob.driver';
 import { StagingArea, type StageOptions } from './staging-area';
 import { STORAGE_OPTIONS, type StorageOptions } from './storage.options';
 
@@ -51,7 +51,7 @@ export class StorageService implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
-    if (this.driver instanceof S3BlobDriver) this.driver.destroy();
+    if (this.driver.name === 's3') (this.driver as S3BlobDriver).destroy();
   }
 
   /**
@@ -109,6 +109,12 @@ function createBlobDriver(options: StorageOptions): BlobDriver {
     case 's3':
       if (!options.s3)
         throw new Error('the s3 storage driver needs its s3 options (bucket, region)');
-      return new S3BlobDriver(options.s3);
+      {
+        // The AWS SDK is loaded only when S3 is configured: it costs tens of MB of memory.
+        const { S3BlobDriver: Driver } =
+          // eslint-disable-next-line @typescript-eslint/no-require-imports
+          require('./s3-blob.driver') as typeof import('./s3-blob.driver');
+        return new Driver(options.s3);
+      }
   }
 }
