@@ -381,6 +381,7 @@ runBench('packaging bench', async (cleanup) => {
     throughput,
     notes: [
       'anchor A: zip -r (deflate -6) of the uploads, as whole-file delivery sends them',
+      'uploads: 720p H.264 superfast ABR (3 Mbit/s lectures, 4 Mbit/s field trip), 1 s GOP, AAC 128k stereo; no VBV so that a re-export with one slide changed keeps the bytes before it (x264 VBV with 2 threads is not deterministic)',
       'ours: renderFor(480p profile) per upload (source kept when skipped or failed), then buildBundle at zstd 19',
       "ricecooker: compress_video defaults (max height 480, CRF 32, preset slow, baseline 3.0, AAC 32k mono); SSIM 'All' against the source scaled to the rendition size (bicubic); same = within 0.001",
       'update: rsync -a --stats --no-whole-file from the new produced tree into a copy of the old one (unchanged files share size and mtime); cost = bytes sent + received',

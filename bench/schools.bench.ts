@@ -20,13 +20,14 @@ import { Api } from './support/api';
 import { runBench } from './support/cleanup';
 import { connect } from './support/database';
 import { drainNeedChanges } from './support/jobs';
+import { describeBacklog, waitForIdleQueues, type QueueBacklog } from './support/queues';
 import { seedPublishedCatalog } from './support/match-seed';
 import { createProvinceTree } from './support/region-tree';
-import { explainHeavyStatements, type Explained } from './support/schools-explain';
-import { PgActivitySampler, type ActivityProfile } from './support/pg-activity';
+import { explainHeavyStatements, printExplained, type Explained } from './support/schools-explain';
+import { PgActivitySampler, printActivity, type ActivityProfile } from './support/pg-activity';
 import { memoryOf } from './support/rss';
-import { copyAnchor, measureImport, type MeasuredImport } from './support/school-import';
-import { copyCsv, generateSchools, schoolCsv, type SchoolRow } from './support/school-rows';
+import { checkImport, copyAnchor, measureImport } from './support/school-import';
+import { copyCsv, generateSchools, schoolCsv } from './support/school-rows';
 import { assignCourse, createPublishedCourse, runMatch } from './support/school-scenarios';
 import { startBenchServer } from './support/server';
 import { formatTable, median, round, writeReport } from './support/stats';
@@ -47,47 +48,6 @@ function intEnv(name: string, fallback: number): number {
 
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
-
-/** What a finished import should have left: every row in, nothing rejected, names intact. */
-async function checkImport(
-  db: import('pg').Client,
-  imported: MeasuredImport,
-  rows: SchoolRow[],
-  provincePath: string,
-): Promise<string[]> {
-  const problems: string[] = [];
-  const r = imported.result;
-  if (r.rows !== rows.length) problems.push(`rows ${r.rows}, expected ${rows.length}`);
-  if (r.inserted !== rows.length) problems.push(`inserted ${r.inserted}, expected ${rows.length}`);
-  if (r.rejectedTotal !== 0) {
-    problems.push(`${r.rejectedTotal} rejected, first: ${JSON.stringify(r.rejected.slice(0, 3))}`);
-  }
-  const { rows: counts } = await db.query<{ schools: number; gaps: number }>(
-    `SELECT count(DISTINCT s.id)::int AS schools, count(g.*)::int AS gaps
-     FROM school s JOIN region r ON r.id = s.region_id LEFT JOIN school_gap g ON g.school_id = s.id
-     WHERE r.path LIKE $1 || '%'`,
-    [provincePath],
-  );
-  const expectedGaps = rows.reduce(
-    (n, s) => n + s.teacherGaps.reduce((m, g) => m + g.grades.length, 0),
-    0,
-  );
-  if (counts[0].schools !== rows.length) problems.push(`${counts[0].schools} schools stored`);
-  if (counts[0].gaps !== expectedGaps) {
-    problems.push(`${counts[0].gaps} school_gap rows stored, expected ${expectedGaps}`);
-  }
-  // Names that need CSV quoting or lie outside the BMP must come back exactly as written.
-  const tricky = rows.filter((s) => /["",]|[\u{10000}-\u{10ffff}]|[\u3400-\u4dbf]/u.test(s.name));
-  const sample = tricky.slice(0, 200);
-  const { rows: stored } = await db.query<{ code: string; name: string }>(
-    `SELECT code, name FROM school WHERE code = ANY($1::text[])`,
-    [sample.map((s) => s.code)],
-  );
-  const byCode = new Map(stored.map((s) => [s.code, s.name]));
-  const garbled = sample.filter((s) => byCode.get(s.code) !== s.name);
-  if (garbled.length) problems.push(`${garbled.length} names changed, e.g. ${garbled[0].name}`);
-  return problems;
-}
 
 runBench('schools bench', async (cleanup) => {
   const schoolCount = intEnv('BENCH_SCHOOLS', 64_000);
@@ -127,25 +87,40 @@ runBench('schools bench', async (cleanup) => {
   ).rows;
   const load1 = loadavg()[0];
   // A second connection samples what the server's connections run during each figure.
-  const sampleMs =
-    process.env.BENCH_PG_SAMPLE_MS === undefined ? 100 : Number(process.env.BENCH_PG_SAMPLE_MS);
+  const sampleMs = process.env.BENCH_PG_SAMPLE_MS === '0' ? 0 : intEnv('BENCH_PG_SAMPLE_MS', 100);
   const probe = await connect(server.databaseUrl);
   cleanup.add('close pg probe', () => probe.end());
   const databaseName = new URL(server.databaseUrl).pathname.slice(1);
   const profiles: Record<string, ActivityProfile> = {};
   // Wall-clock bounds of each figure, to line up with a server CPU profile or the PostgreSQL log.
-  const phases: Record<string, { from: string; to: string }> = {};
+  const phases: Record<string, { from: string; to: string; load1AtStart: number }> = {};
   const profiled = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     const sampler = new PgActivitySampler(probe, databaseName, sampleMs);
     const from = new Date().toISOString();
+    const load = round(loadavg()[0], 2);
     sampler.start();
     try {
       return await work();
     } finally {
-      phases[name] = { from, to: new Date().toISOString() };
+      phases[name] = { from, to: new Date().toISOString(), load1AtStart: load };
       profiles[name] = await sampler.stop();
     }
   };
+
+  /** Need changes folded, then every queue empty: what one figure set off is over. */
+  const settle = async (after: string): Promise<{ events: unknown; queues: QueueBacklog }> => {
+    const events = await drainNeedChanges(db, drainTimeoutMs);
+    const queues = await waitForIdleQueues(server.redisPrefix, drainTimeoutMs);
+    console.log(
+      `  after ${after}: ${events.pendingAtStart} need changes folded in ${fmt(events.seconds)} s; ${describeBacklog(queues)}`,
+    );
+    return { events, queues };
+  };
+
+  // The assign figure's course first: its renditions settle long before it is measured.
+  // Ethics: no school lacks an ethics teacher, so gap matching never picks it.
+  const bureauB = await api.createBureauUser(adminToken);
+  const course = await createPublishedCourse(api, bureauB.token, workDir, courseLessons);
 
   // 1. Import: a province of 20 prefectures and 200 counties, its schools in one CSV.
   const treeA = await createProvinceTree(api, adminToken, {
@@ -183,10 +158,7 @@ runBench('schools bench', async (cleanup) => {
   );
   const importProblems = await checkImport(db, imported, rowsA, pathA);
   for (const p of importProblems) console.log(`  ! import check: ${p}`);
-  const drainA = await drainNeedChanges(db, drainTimeoutMs);
-  console.log(
-    `  need-change backlog after import: ${drainA.pendingAtStart} events folded in ${fmt(drainA.seconds)} s (${drainA.left} left)`,
-  );
+  const drainA = await settle('the import');
 
   // 2. Gap matching over the whole province.
   const bureauA = await api.call<{ id: string }>('POST', '/bureaus', {
@@ -211,16 +183,11 @@ runBench('schools bench', async (cleanup) => {
   console.log(
     `  matching: ${fmt(match.seconds)} s, peak RSS ${fmt(match.peakRssMb, 0)} MB (baseline ${fmt(match.baselineRssMb, 0)} MB)`,
   );
-  const drainMatch = await drainNeedChanges(db, drainTimeoutMs);
-  console.log(
-    `  need-change backlog after matching: ${drainMatch.pendingAtStart} events folded in ${fmt(drainMatch.seconds)} s`,
-  );
+  const drainMatch = await settle('matching');
 
   // 3. One course to every school of another province, as that province's bureau.
-  const bureauB = await api.createBureauUser(adminToken);
   const treeB = await createProvinceTree(api, adminToken, {
     code: 'QH',
-    name: '',
     prefectures: 5,
     countiesEach: 10,
     provinceId: bureauB.regionId,
@@ -235,8 +202,7 @@ runBench('schools bench', async (cleanup) => {
   console.log(
     `  imported the ${rowsB.length} schools of the assign province in ${fmt(importedB.seconds)} s`,
   );
-  const drainB = await drainNeedChanges(db, drainTimeoutMs);
-  const course = await createPublishedCourse(api, bureauB.token, workDir, courseLessons);
+  const drainB = await settle('importing the assign province');
   await db.query('ANALYZE school, region, assignment, school_event');
   const assigned = await profiled('assign', () =>
     assignCourse(api, bureauB.token, db, course, bureauB.regionId),
@@ -252,7 +218,10 @@ runBench('schools bench', async (cleanup) => {
   const assignPass = assigned.seconds < ASSIGN_LIMIT_S && assigned.created === expectedPairs;
   const n = (x: number) => x.toLocaleString('en-US');
   console.log(
-    `\nSchools at provincial scale (${cpus().length} CPUs, load ${fmt(load1, 2)} at start)\n`,
+    `\nSchools at provincial scale (${cpus().length} CPUs; 1-min load average at the start of ` +
+      `import/matching/assign: ${Object.values(phases)
+        .map((p) => fmt(p.load1AtStart, 1))
+        .join(' / ')})\n`,
   );
   console.log(
     formatTable(
@@ -311,24 +280,11 @@ runBench('schools bench', async (cleanup) => {
       `proposalsTotal ${n(m.proposalsTotal)} (assignments stored: ${n(match.storedAssignments)})`,
   );
   console.log(
-    `  assign result: created ${n(assigned.created)} of ${n(expectedPairs)} expected, existing ${assigned.existing}`,
+    `  assign result: created ${n(assigned.created)} of ${n(expectedPairs)} expected, ` +
+      `existing ${assigned.existing} (stored for the course: ${n(assigned.stored)})`,
   );
 
-  if (sampleMs > 0) {
-    console.log(
-      `\nWhat the server's database connections were running (pg_stat_activity every ${sampleMs} ms):`,
-    );
-    for (const [name, profile] of Object.entries(profiles)) {
-      console.log(
-        `\n  [${name}] ${profile.samples} samples, no statement running in ${Math.round(profile.noStatementShare * 100)}%`,
-      );
-      for (const t of profile.top) {
-        console.log(
-          `    ${String(Math.round(t.share * 100)).padStart(3)}%  ${t.wait.padEnd(24)} ${t.statement}`,
-        );
-      }
-    }
-  }
+  if (sampleMs > 0) printActivity(profiles, sampleMs);
 
   let explained: Explained[] = [];
   if (process.env.BENCH_EXPLAIN !== '0') {
@@ -340,11 +296,7 @@ runBench('schools bench', async (cleanup) => {
       excludeLessonIds: course.lessonIds,
       userId: adminId,
     });
-    console.log('\nEXPLAIN (ANALYZE, BUFFERS, WAL) of the heavy statements, rolled back:');
-    for (const e of explained) {
-      console.log(`\n  [${e.name}] execution ${fmt(e.executionMs, 0)} ms`);
-      for (const line of e.highlights) console.log(`    ${line}`);
-    }
+    printExplained(explained);
   }
 
   const path = await writeReport('schools', {
@@ -401,6 +353,7 @@ runBench('schools bench', async (cleanup) => {
       jobSeconds: assigned.jobSeconds === null ? null : round(assigned.jobSeconds, 3),
       created: assigned.created,
       existing: assigned.existing,
+      stored: assigned.stored,
       expected: expectedPairs,
       limitSeconds: ASSIGN_LIMIT_S,
       pass: assignPass,
@@ -414,7 +367,8 @@ runBench('schools bench', async (cleanup) => {
       'COPY anchor = psql \\copy of the same rows as stored values (CSV format) into LIKE school; ' +
         'plain: defaults only; indexed: INCLUDING ALL (PK, unique code, checks, region and trigram indexes); median of runs; measured before our import on an idle database',
       `need-change jobs (NEED_DEBOUNCE_SECONDS=${debounceSeconds}) run during the import and the matching, as in production; the backlog is drained before the next figure (not when the debounce is over 60 s)`,
-      'lessons and courses for matching are seeded with SQL; the assign course is made through the API (upload, publish, POST /courses)',
+      'lessons and courses for matching are seeded with SQL (blob rows only, no bytes: their renditions fail and fall back); the assign course (ethics, which no school lacks, so matching never picks it) is made through the API (upload, publish, POST /courses) before the import',
+      'between figures the bench waits until need changes are folded and every queue is empty (packaging plans, renditions), up to 20 min',
       'ANALYZE of school, school_gap, region, assignment before matching and assigning',
     ],
   });

@@ -85,3 +85,18 @@ export class PgActivitySampler {
     }
   }
 }
+
+export function printActivity(profiles: Record<string, ActivityProfile>, sampleMs: number): void {
+  console.log(
+    `\nWhat the server's database connections were running (pg_stat_activity every ${sampleMs} ms):`,
+  );
+  for (const [name, profile] of Object.entries(profiles)) {
+    console.log(
+      `\n  [${name}] ${profile.samples} samples, no statement running in ${Math.round(profile.noStatementShare * 100)}%`,
+    );
+    for (const t of profile.top) {
+      const share = String(Math.round(t.share * 100)).padStart(3);
+      console.log(`    ${share}%  ${t.wait.padEnd(24)} ${t.statement}`);
+    }
+  }
+}

@@ -27,7 +27,8 @@ export async function createProvinceTree(
   adminToken: string,
   options: {
     code: string;
-    name: string;
+    /** The new province's name; unused with `provinceId`. */
+    name?: string;
     prefectures: number;
     countiesEach: number;
     provinceId?: string;
@@ -38,7 +39,8 @@ export async function createProvinceTree(
     api.call<{ id: string }>('POST', '/regions', { token: adminToken, body });
   const provinceId =
     options.provinceId ??
-    (await region({ code: options.code, name: options.name, level: 'province' })).id;
+    (await region({ code: options.code, name: options.name ?? options.code, level: 'province' }))
+      .id;
   ids.set(options.code, provinceId);
   const counties: CountySpec[] = [];
   let countyIndex = 0;

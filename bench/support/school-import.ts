@@ -3,7 +3,7 @@ import type { Client } from 'pg';
 import type { Api } from './api';
 import { serverSeconds, waitForJob } from './jobs';
 import { RssSampler } from './rss';
-import { COPY_COLUMNS } from './school-rows';
+import { COPY_COLUMNS, type SchoolRow } from './school-rows';
 
 export interface ImportResult {
   rows: number;
@@ -114,4 +114,45 @@ export async function copyAnchor(
   } finally {
     await db.query(`DROP TABLE IF EXISTS ${table}`);
   }
+}
+
+/** What a finished import should have left: every row in, nothing rejected, names intact. */
+export async function checkImport(
+  db: Client,
+  imported: MeasuredImport,
+  rows: SchoolRow[],
+  provincePath: string,
+): Promise<string[]> {
+  const problems: string[] = [];
+  const r = imported.result;
+  if (r.rows !== rows.length) problems.push(`rows ${r.rows}, expected ${rows.length}`);
+  if (r.inserted !== rows.length) problems.push(`inserted ${r.inserted}, expected ${rows.length}`);
+  if (r.rejectedTotal !== 0) {
+    problems.push(`${r.rejectedTotal} rejected, first: ${JSON.stringify(r.rejected.slice(0, 3))}`);
+  }
+  const { rows: counts } = await db.query<{ schools: number; gaps: number }>(
+    `SELECT count(DISTINCT s.id)::int AS schools, count(g.*)::int AS gaps
+     FROM school s JOIN region r ON r.id = s.region_id LEFT JOIN school_gap g ON g.school_id = s.id
+     WHERE r.path LIKE $1 || '%'`,
+    [provincePath],
+  );
+  const expectedGaps = rows.reduce(
+    (n, s) => n + s.teacherGaps.reduce((m, g) => m + g.grades.length, 0),
+    0,
+  );
+  if (counts[0].schools !== rows.length) problems.push(`${counts[0].schools} schools stored`);
+  if (counts[0].gaps !== expectedGaps) {
+    problems.push(`${counts[0].gaps} school_gap rows stored, expected ${expectedGaps}`);
+  }
+  // Names that need CSV quoting or lie outside the BMP must come back exactly as written.
+  const tricky = rows.filter((s) => /[",]|[\u{10000}-\u{10ffff}]|[\u3400-\u4dbf]/u.test(s.name));
+  const sample = tricky.slice(0, 200);
+  const { rows: stored } = await db.query<{ code: string; name: string }>(
+    `SELECT code, name FROM school WHERE code = ANY($1::text[])`,
+    [sample.map((s) => s.code)],
+  );
+  const byCode = new Map(stored.map((s) => [s.code, s.name]));
+  const garbled = sample.filter((s) => byCode.get(s.code) !== s.name);
+  if (garbled.length) problems.push(`${garbled.length} names changed, e.g. ${garbled[0].name}`);
+  return problems;
 }

@@ -70,7 +70,7 @@ export async function runMatch(
 }
 
 /**
- * A course the way a bureau makes one: `count` English lessons for grade 4, each with a small
+ * A course the way a bureau makes one: `count` ethics lessons for grade 4, each with a small
  * MP4 uploaded as multipart and published, then POST /courses.
  */
 export async function createPublishedCourse(
@@ -84,8 +84,8 @@ export async function createPublishedCourse(
     const lesson = await api.call<{ id: string }>('POST', '/lessons', {
       token,
       body: {
-        title: `英语四年级 第${i}课 Unit ${i}: colours and shapes`,
-        subject: 'english',
+        title: `道德与法治四年级 第${i}课：我们的班级`,
+        subject: 'ethics',
         grades: [4],
         language: 'zh-CN',
         teacherlessReady: true,
@@ -108,7 +108,7 @@ export async function createPublishedCourse(
   }
   const course = await api.call<{ id: string }>('POST', '/courses', {
     token,
-    body: { title: '英语四年级（上）无师课堂', subject: 'english', grade: 4, lessonIds },
+    body: { title: '道德与法治四年级（上）无师课堂', subject: 'ethics', grade: 4, lessonIds },
   });
   return { id: course.id, lessonIds };
 }

@@ -229,3 +229,11 @@ export async function explainHeavyStatements(
   }
   return out;
 }
+
+export function printExplained(explained: Explained[]): void {
+  console.log('\nEXPLAIN (ANALYZE, BUFFERS, WAL) of the heavy statements, rolled back:');
+  for (const e of explained) {
+    console.log(`\n  [${e.name}] execution ${e.executionMs.toFixed(0)} ms`);
+    for (const line of e.highlights) console.log(`    ${line}`);
+  }
+}

@@ -14,6 +14,8 @@ export interface BenchServer {
   pid: number;
   databaseUrl: string;
   dataDir: string;
+  /** BullMQ keys of this server live under `<redisPrefix>:<queue>:...`. */
+  redisPrefix: string;
   admin: { email: string; password: string };
   logPath: string;
 }
@@ -123,5 +125,5 @@ export async function startBenchServer(
       throw new Error(`the server was not ready within 90 s (log: ${logPath})`);
     await sleep(250);
   }
-  return { baseUrl, pid: child.pid, databaseUrl, dataDir, admin, logPath };
+  return { baseUrl, pid: child.pid, databaseUrl, dataDir, redisPrefix, admin, logPath };
 }

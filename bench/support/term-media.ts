@@ -27,9 +27,11 @@ const VIEWS = [
 
 const mandelbrot = (index: number, width: number, height: number): string => {
   const v = VIEWS[index % VIEWS.length];
+  // Past the list, the same spots zoomed out: every photo differs from every other.
+  const scale = v.scale * (1 + 0.37 * Math.floor(index / VIEWS.length));
   return (
     `mandelbrot=s=${width}x${height}:maxiter=400:start_x=${v.x}:start_y=${v.y}:` +
-    `start_scale=${v.scale}`
+    `start_scale=${scale}`
   );
 };
 
@@ -136,7 +138,8 @@ const speech = (base: number) => `aevalsrc=${voice(0, base)}|${voice(1, base)}:s
 /**
  * What a phone or screen recorder uploads: 720p H.264 around 3 Mbit/s with a 1 s GOP (superfast
  * stands in for a hardware encoder), AAC 128k stereo. Deterministic, so re-making a lecture with
- * one slide changed gives the same bytes up to that slide.
+ * one slide changed gives the same bytes up to that slide: plain ABR, since x264's VBV
+ * (maxrate/bufsize) with two frame threads gave different bytes run to run here.
  */
 const UPLOAD_ENCODE = [
   ...['-c:v', 'libx264', '-preset', 'superfast', '-threads', '2', '-g', String(FPS)],
@@ -165,7 +168,7 @@ export async function slideLecture(
     '-filter_complex',
     `[0:v]fps=${FPS},format=yuv420p[bg];[bg][1:v]overlay=x=W-w-24:y=H-h-24:shortest=1,format=yuv420p[v]`,
     ...['-map', '[v]', '-map', '2:a', '-t', String(durationSeconds)],
-    ...['-b:v', '3000k', '-maxrate', '4000k', '-bufsize', '6000k', ...UPLOAD_ENCODE],
+    ...['-b:v', '3000k', ...UPLOAD_ENCODE],
     path,
   ]);
 }
@@ -183,7 +186,7 @@ export async function movingVideo(
       `crop=1280:720:x='(iw-ow)/2*(1+sin(t/6))':y='(ih-oh)/2*(1+sin(t/9))',` +
       `noise=alls=6:allf=t[v]`,
     ...['-map', '[v]', '-map', '1:a', '-t', String(durationSeconds), '-r', String(FPS)],
-    ...['-b:v', '4000k', '-maxrate', '5000k', '-bufsize', '8000k', ...UPLOAD_ENCODE],
+    ...['-b:v', '4000k', ...UPLOAD_ENCODE],
     path,
   ]);
 }
@@ -232,6 +235,21 @@ export async function probeVideo(path: string): Promise<VideoInfo> {
     durationSeconds: Number(info.format.duration),
     bitRate: Number(info.format.bit_rate),
   };
+}
+
+/** Bytes of the first video and audio streams' packets: SSIM judges only the picture. */
+export async function streamBytes(path: string): Promise<{ video: number; audio: number }> {
+  const packets = async (stream: string) => {
+    const { stdout } = await run('ffprobe', [
+      ...['-v', 'error', '-select_streams', stream, '-show_entries', 'packet=size'],
+      ...['-of', 'csv=p=0', path],
+    ]);
+    return stdout
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .reduce((n, line) => n + Number(line.split(',')[0]), 0);
+  };
+  return { video: await packets('v:0'), audio: await packets('a:0') };
 }
 
 export interface Ssim {

@@ -1,6 +1,7 @@
 /**
  * The packaging bench's tables: ours side by side with each anchor, with the target it must meet.
  */
+import { cpus } from 'node:os';
 import { formatTable } from './stats';
 import type { RsyncStats } from './term-process';
 import { SSIM_TOLERANCE, type VideoComparison } from './term-video-anchor';
@@ -133,6 +134,7 @@ export function printVideos(videos: VideoComparison[]): void {
         'ours MB',
         'ricecooker MB',
         'ours/rc',
+        'ours/rc video stream',
         'SSIM ours',
         'SSIM rc',
         `SSIM (same = +-${SSIM_TOLERANCE})`,
@@ -143,27 +145,34 @@ export function printVideos(videos: VideoComparison[]): void {
         mb(v.oursBytes, 3),
         mb(v.ricecookerBytes, 3),
         v.bytesRatio.toFixed(2),
+        v.videoBytesRatio.toFixed(2),
         v.oursSsim.all.toFixed(4),
         v.ricecookerSsim.all.toFixed(4),
         v.ssimPass ? 'PASS (same or better)' : 'FAIL (worse)',
       ]),
     ),
   );
-  const totalOurs = videos.reduce((n, v) => n + v.oursBytes, 0);
-  const totalRc = videos.reduce((n, v) => n + v.ricecookerBytes, 0);
-  console.log(`all videos: ours/ricecooker bytes ${(totalOurs / totalRc).toFixed(2)}`);
-  for (const v of videos.filter((x) => x.isoSsim)) {
+  const total = (pick: (v: VideoComparison) => number) => videos.reduce((n, v) => n + pick(v), 0);
+  const bytes = total((v) => v.oursBytes) / total((v) => v.ricecookerBytes);
+  const video = total((v) => v.oursStreams.video) / total((v) => v.ricecookerStreams.video);
+  console.log(
+    `all videos: ours/ricecooker bytes ${bytes.toFixed(2)}, video streams ${video.toFixed(2)} ` +
+      '(audio: ours AAC 48k mono, ricecooker 32k mono)',
+  );
+  for (const v of videos) {
     const iso = v.isoSsim;
     if (!iso) continue;
     const points = iso.points
-      .map((p) => `CRF ${p.crf}: ${mb(p.bytes, 3)} MB SSIM ${p.ssim.toFixed(4)}`)
+      .map((p) => `CRF ${p.crf} ${mb(p.videoBytes, 3)} MB SSIM ${p.ssim.toFixed(4)}`)
       .join('; ');
     const at =
-      iso.bytesAtOurSsim === null
+      iso.videoBytesAtOurSsim === null
         ? 'not bracketed'
-        : `${mb(iso.bytesAtOurSsim, 3)} MB, ours/ricecooker at equal SSIM ${iso.oursOverRicecooker?.toFixed(2)}`;
+        : `${mb(iso.videoBytesAtOurSsim, 3)} MB, so ours/ricecooker at equal SSIM ` +
+          (iso.oursOverRicecookerVideo ?? 0).toFixed(2);
     console.log(
-      `  equal-SSIM check, ${v.path}: ricecooker pipeline ${points} -> at our SSIM ${at}`,
+      `  equal-SSIM check, ${v.path}, video streams: ours ${mb(v.oursStreams.video, 3)} MB ` +
+        `SSIM ${v.oursSsim.all.toFixed(4)}; ricecooker ${points} -> at our SSIM ${at}`,
     );
   }
 }
@@ -233,6 +242,11 @@ export function printUpdate(r: UpdateResult): void {
   );
 }
 
+const spread = (runs: ThroughputRun[]) => {
+  const seconds = runs.map((x) => x.seconds);
+  return `${Math.min(...seconds).toFixed(3)}-${Math.max(...seconds).toFixed(3)}`;
+};
+
 export function printThroughput(r: ThroughputResult): void {
   const anchor = r.methods.find((m) => m.method.startsWith('anchor'));
   if (!anchor) return;
@@ -244,7 +258,7 @@ export function printThroughput(r: ThroughputResult): void {
     formatTable(
       [
         'method',
-        'seconds',
+        'seconds (min-max)',
         'MB/s',
         'vs anchor',
         'CPU s',
@@ -257,7 +271,7 @@ export function printThroughput(r: ThroughputResult): void {
         const ours = m.method === 'ours zstd 3';
         return [
           m.method,
-          m.seconds.toFixed(3),
+          `${m.seconds.toFixed(3)} (${spread(m.runs)})`,
           m.mbPerSecond.toFixed(1),
           ratio.toFixed(2),
           m.cpuSeconds.toFixed(2),
@@ -276,4 +290,11 @@ export function printThroughput(r: ThroughputResult): void {
     '  encode s = until every file was checked and encoded (sha256, zstd); the rest is the tar ' +
       '(sha256 + blake2b of every byte), fsync and signatures',
   );
+  const load = Math.max(...r.load1);
+  if (load > cpus().length) {
+    console.log(
+      `  NOTE: load average ${load.toFixed(1)} on ${cpus().length} cores while measuring: ` +
+        'runs this short swing widely with other work, so read the ratio as indicative',
+    );
+  }
 }

@@ -7,19 +7,19 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ProducedFile } from './term-bundle';
-import { probeVideo, ricecookerCompress, ssimAgainst, type Ssim } from './term-media';
+import { probeVideo, ricecookerCompress, ssimAgainst, streamBytes, type Ssim } from './term-media';
 
 /** SSIM differences below this are invisible; "same or better" allows them. */
 export const SSIM_TOLERANCE = 0.001;
 const RICECOOKER_CRF = 32;
 
 export interface IsoSsim {
-  /** (crf, bytes, ssim) points of ricecooker's pipeline, CRF 32 first. */
-  points: { crf: number; bytes: number; ssim: number }[];
-  /** Interpolated bytes ricecooker's pipeline needs for our SSIM; null when not bracketed. */
-  bytesAtOurSsim: number | null;
-  /** Our bytes over that: below 1, we are smaller at equal quality. */
-  oursOverRicecooker: number | null;
+  /** Points of ricecooker's pipeline, CRF 32 first; videoBytes = the video stream alone. */
+  points: { crf: number; bytes: number; videoBytes: number; ssim: number }[];
+  /** Interpolated video-stream bytes ricecooker needs for our SSIM; null when not bracketed. */
+  videoBytesAtOurSsim: number | null;
+  /** Our video-stream bytes over that: below 1, our picture is smaller at equal quality. */
+  oursOverRicecookerVideo: number | null;
 }
 
 export interface VideoComparison {
@@ -30,8 +30,13 @@ export interface VideoComparison {
   durationSeconds: number;
   oursBytes: number;
   ricecookerBytes: number;
-  /** ours / ricecooker */
+  /** ours / ricecooker, whole files */
   bytesRatio: number;
+  /** Packet bytes of the streams: ours keeps 48 kbit/s speech audio, ricecooker 32. */
+  oursStreams: { video: number; audio: number };
+  ricecookerStreams: { video: number; audio: number };
+  /** ours / ricecooker, video streams only: what SSIM judges */
+  videoBytesRatio: number;
   oursSsim: Ssim;
   ricecookerSsim: Ssim;
   ssimPass: boolean;
@@ -45,13 +50,14 @@ const sizeOf = async (path: string) => (await stat(path)).size;
  * log(bytes) is close to linear in SSIM over a few CRF steps: interpolate between the two points
  * around `ssim`.
  */
-function interpolate(points: { bytes: number; ssim: number }[], ssim: number): number | null {
+function interpolate(points: { videoBytes: number; ssim: number }[], ssim: number): number | null {
   const sorted = [...points].sort((a, b) => a.ssim - b.ssim);
   for (let i = 1; i < sorted.length; i += 1) {
     const [lo, hi] = [sorted[i - 1], sorted[i]];
     if (ssim >= lo.ssim && ssim <= hi.ssim && hi.ssim > lo.ssim) {
       const t = (ssim - lo.ssim) / (hi.ssim - lo.ssim);
-      return Math.exp(Math.log(lo.bytes) + t * (Math.log(hi.bytes) - Math.log(lo.bytes)));
+      const [a, b] = [Math.log(lo.videoBytes), Math.log(hi.videoBytes)];
+      return Math.exp(a + t * (b - a));
     }
   }
   return null;
@@ -61,9 +67,9 @@ async function isoSsim(
   source: string,
   dir: string,
   name: string,
-  first: { bytes: number; ssim: number },
+  first: { bytes: number; videoBytes: number; ssim: number },
   ourSsim: number,
-  oursBytes: number,
+  oursVideoBytes: number,
 ): Promise<IsoSsim> {
   const points = [{ crf: RICECOOKER_CRF, ...first }];
   // Three CRF steps change bytes by about 30-40 %: two of them bracket any realistic gap.
@@ -72,14 +78,15 @@ async function isoSsim(
     const out = join(dir, `${name}.ricecooker-crf${crf}.mp4`);
     await ricecookerCompress(source, out, crf);
     const [ssim] = await ssimAgainst(source, [out]);
-    points.push({ crf, bytes: await sizeOf(out), ssim: ssim.all });
+    const { video } = await streamBytes(out);
+    points.push({ crf, bytes: await sizeOf(out), videoBytes: video, ssim: ssim.all });
     if (step < 0 ? ssim.all >= ourSsim : ssim.all <= ourSsim) break;
   }
-  const bytesAtOurSsim = interpolate(points, ourSsim);
+  const videoBytes = interpolate(points, ourSsim);
   return {
     points,
-    bytesAtOurSsim: bytesAtOurSsim === null ? null : Math.round(bytesAtOurSsim),
-    oursOverRicecooker: bytesAtOurSsim === null ? null : oursBytes / bytesAtOurSsim,
+    videoBytesAtOurSsim: videoBytes === null ? null : Math.round(videoBytes),
+    oursOverRicecookerVideo: videoBytes === null ? null : oursVideoBytes / videoBytes,
   };
 }
 
@@ -104,6 +111,8 @@ export async function compareVideos(
     const [oursSsim, ricecookerSsim] = await ssimAgainst(source, [video.localPath, rice]);
     const ricecookerBytes = await sizeOf(rice);
     const info = await probeVideo(source);
+    const oursStreams = await streamBytes(video.localPath);
+    const ricecookerStreams = await streamBytes(rice);
     const result: VideoComparison = {
       path: video.file.path,
       kind: video.kind,
@@ -113,22 +122,25 @@ export async function compareVideos(
       oursBytes: video.size,
       ricecookerBytes,
       bytesRatio: video.size / ricecookerBytes,
+      oursStreams,
+      ricecookerStreams,
+      videoBytesRatio: oursStreams.video / ricecookerStreams.video,
       oursSsim,
       ricecookerSsim,
       ssimPass: oursSsim.all >= ricecookerSsim.all - SSIM_TOLERANCE,
       ricecookerSeconds,
     };
     // Smaller and at least as good (or bigger and worse) needs no search: one side dominates.
-    const dominated =
-      (result.bytesRatio <= 1 && result.ssimPass) || (result.bytesRatio >= 1 && !result.ssimPass);
+    const ratio = result.videoBytesRatio;
+    const dominated = (ratio <= 1 && result.ssimPass) || (ratio >= 1 && !result.ssimPass);
     if (!dominated && isoFor(video)) {
       result.isoSsim = await isoSsim(
         source,
         dir,
         name,
-        { bytes: ricecookerBytes, ssim: ricecookerSsim.all },
+        { bytes: ricecookerBytes, videoBytes: ricecookerStreams.video, ssim: ricecookerSsim.all },
         oursSsim.all,
-        video.size,
+        oursStreams.video,
       );
     }
     log(

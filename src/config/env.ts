@@ -208,7 +208,7 @@ export function loadEnv(source: Source = process.env): Env {
     jobBackoffSeconds: r.int('JOB_BACKOFF_SECONDS', 5, 1, 3600),
     jobStalledSeconds: r.int('JOB_STALLED_SECONDS', 30, 1, 3600),
     jobMaxStalled: r.int('JOB_MAX_STALLED', 3, 1, 100),
-    mediaConcurrency: r.int('MEDIA_CONCURRENCY', 1, 1, 64),
+    mediaConcurrency: r.int('MEDIA_CONCURRENCY', 2, 1, 64),
     ffmpegTimeoutSeconds: r.int('FFMPEG_TIMEOUT_SECONDS', 3600, 1, 86400),
     bundleMaxMb: r.int('BUNDLE_MAX_MB', 2048, 1, 1024 * 1024),
     zstdLevel: r.int('ZSTD_LEVEL', 19, 1, 22),

@@ -13,12 +13,11 @@ import { formatSeconds, MediaError } from './media-error';
 import type { RenderedImageFormat } from './profiles';
 
 /**
- * x264 output depends on its thread count (frame threads limit motion search), so a default of
- * "one per core" would give different bytes on different workers. Two threads: byte-stable run
- * to run, as fast as the default on the 2-core reference machine; on bigger machines run more
- * jobs side by side instead.
+ * x264 output depends on its threads: with several, and the bit-rate cap engaged on busy video,
+ * the bytes differ run to run, so a retried rendition would make schools download (and patch) a
+ * new file. One thread is byte-stable; run renditions side by side (MEDIA_CONCURRENCY) instead.
  */
-const X264_THREADS = '2';
+const X264_THREADS = '1';
 const CRF = '29';
 const AUDIO_BITRATE = '48k';
 /** Lecture video gains nothing from more; it would only cost satellite bytes. */
