@@ -1,4 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import Redis from 'ioredis';
+import { createHash } from 'node:crypto';
+import { REDIS } from '../../common/redis/redis.module';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, Repository } from 'typeorm';
 import { Blob, Lesson, LessonFile, LessonVersion } from './catalog.entities';
@@ -11,6 +14,9 @@ export interface NewFile {
   mediaType: string;
 }
 
+const BROAD_COUNT = 5000;
+const BROAD_COUNT_TTL = 30;
+
 /** Lessons, their versions and files: the only code that queries these tables. */
 @Injectable()
 export class LessonsRepository {
@@ -18,6 +24,7 @@ export class LessonsRepository {
     @InjectDataSource() private readonly ds: DataSource,
     @InjectRepository(Lesson) private readonly lessons: Repository<Lesson>,
     @InjectRepository(LessonVersion) private readonly versions: Repository<LessonVersion>,
+    @Inject(REDIS) private readonly redis: Redis,
     @InjectRepository(LessonFile) private readonly files: Repository<LessonFile>,
   ) {}
 
@@ -44,11 +51,10 @@ export class LessonsRepository {
   /** The page and the total, as two statements running side by side on two connections. */
   async search(s: LessonSearchParams): Promise<[Lesson[], number]> {
     const { sql, values, countSql, countValues } = buildLessonSearch(s);
-    const [rows, [count]] = await Promise.all([
+    const [rows, total] = await Promise.all([
       this.ds.query<Record<string, unknown>[]>(sql, values),
-      this.ds.query<{ n: number }[]>(countSql, countValues),
+      this.countMatches(countSql, countValues),
     ]);
-    const total = count?.n ?? 0;
     const lessons = rows.map((row) =>
       this.lessons.create({
         id: row.id as string,
@@ -71,6 +77,22 @@ export class LessonsRepository {
       }),
     );
     return [lessons, total];
+  }
+
+  /**
+   * Exact counts, except that a count above BROAD_COUNT (a query matching much of the catalog,
+   * such as one Chinese character) is remembered for BROAD_COUNT_TTL seconds: recounting tens of
+   * thousands of rows on every page costs more than a total a few seconds old.
+   */
+  private async countMatches(countSql: string, countValues: unknown[]): Promise<number> {
+    const key = `search:count:${createHash('sha256').update(countSql).update(JSON.stringify(countValues)).digest('hex').slice(0, 40)}`;
+    const cached = await this.redis.get(key).catch(() => null);
+    if (cached !== null) return Number(cached);
+    const [row] = await this.ds.query<{ n: number }[]>(countSql, countValues);
+    const n = row?.n ?? 0;
+    if (n > BROAD_COUNT)
+      await this.redis.set(key, String(n), 'EX', BROAD_COUNT_TTL).catch(() => undefined);
+    return n;
   }
 
   listVersions(lessonId: string): Promise<LessonVersion[]> {
