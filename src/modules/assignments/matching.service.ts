@@ -106,6 +106,9 @@ export class MatchingService implements OnModuleInit {
     };
     let after = '00000000-0000-0000-0000-000000000000';
     let done = 0;
+    // Need changes are recorded with each batch but fanned out once the matching is done, so
+    // planning thousands of schools does not compete with the matching itself.
+    const changed = new Set<string>();
     for (;;) {
       const schools = await this.loadSchools(paths, after, index);
       if (schools.length === 0) break;
@@ -121,10 +124,11 @@ export class MatchingService implements OnModuleInit {
         if (result.proposals.length < RESULT_PROPOSALS) result.proposals.push(toView(prop));
       }
       result.proposalsTotal += proposals.length;
-      if (!payload.dryRun) result.created += await this.apply(proposals, p.id);
+      if (!payload.dryRun) result.created += await this.apply(proposals, p.id, changed);
       done += schools.length;
       await progress((done / Math.max(1, total)) * 99);
     }
+    await this.events.schedule([...changed]);
     this.logger.log({ jobId, ...result, proposals: undefined }, 'gap matching done');
     return result;
   }
@@ -269,7 +273,11 @@ export class MatchingService implements OnModuleInit {
     );
   }
 
-  private async apply(proposals: Proposal[], userId: string): Promise<number> {
+  private async apply(
+    proposals: Proposal[],
+    userId: string,
+    changed: Set<string>,
+  ): Promise<number> {
     const rows = proposals.flatMap((x) =>
       x.candidate.lessonIds.map((lessonId) => ({
         schoolId: x.schoolId,
@@ -300,7 +308,7 @@ export class MatchingService implements OnModuleInit {
       await this.events.record(schools, 'assignment.created', { via: 'gap-match' }, em);
       return { count: inserted.length, schools };
     });
-    await this.events.schedule(created.schools);
+    created.schools.forEach((id) => changed.add(id));
     return created.count;
   }
 }
