@@ -91,6 +91,8 @@ export class BuildService implements OnModuleInit {
           patchMaxBaseBytes: this.env.patchMaxBaseMb * MB,
           workDir: join(work, 'build'),
           signer: { keyId: key.keyId, seed: key.seed },
+          // stageBlob checked every byte against its sha256 on the way out of storage.
+          inputsVerified: true,
           onProgress: (fraction) => {
             if (fraction - lastReported >= 0.05) {
               lastReported = fraction;

@@ -51,6 +51,8 @@ export interface BuildInput {
   signer: { keyId: string; seed: Buffer };
   /** 0..1; an exception thrown here aborts the build (nothing is left at the output path). */
   onProgress?: (fraction: number) => void;
+  /** Every localPath (and base) was already checked against its sha256 by the caller. */
+  inputsVerified?: boolean;
 }
 
 export interface BuiltBundle {
@@ -90,6 +92,7 @@ export async function buildBundle(input: BuildInput, outputPath: string): Promis
         zstdLevel: input.zstdLevel,
         patchMaxBaseBytes: input.patchMaxBaseBytes,
         workDir,
+        inputsVerified: input.inputsVerified,
       });
       encoded.push({ file, encoding });
       progress.encoded(file.size);

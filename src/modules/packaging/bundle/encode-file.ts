@@ -28,6 +28,11 @@ export interface EncodingOptions {
   patchMaxBaseBytes: number;
   /** Where compressed and patch files are written; the caller removes it. */
   workDir: string;
+  /**
+   * The caller already checked every local file against its sha256 while staging it (the build
+   * service does, reading from the blob store): only sizes are checked again then.
+   */
+  inputsVerified?: boolean;
 }
 
 export interface EncodedFile {
@@ -49,7 +54,7 @@ export async function encodeFile(
   file: FileToEncode,
   options: EncodingOptions,
 ): Promise<EncodedFile> {
-  await checkLocalFile(file);
+  await (options.inputsVerified ? checkLocalSize(file) : checkLocalFile(file));
   let best: EncodedFile = {
     member: memberName('identity', file.sha256),
     encoding: 'identity',
@@ -62,7 +67,7 @@ export async function encodeFile(
 
   const base = file.base;
   if (base && base.sha256 !== file.sha256 && base.size <= options.patchMaxBaseBytes) {
-    await checkLocalFile(base);
+    await (options.inputsVerified ? checkLocalSize(base) : checkLocalFile(base));
     const member = memberName('zstd-patch', file.sha256, base.sha256);
     const path = join(options.workDir, `${base.sha256}-${file.sha256}.zst`);
     await zstdPatch(base.localPath, file.localPath, path, options.zstdLevel);
@@ -120,6 +125,16 @@ async function sizeOf(path: string): Promise<number> {
 }
 
 /** @throws AppError checksum_mismatch when the local bytes are not the ones the caller named. */
+async function checkLocalSize(file: LocalFile): Promise<void> {
+  const size = await sizeOf(file.localPath);
+  if (size !== file.size) {
+    throw new AppError(
+      'checksum_mismatch',
+      `${file.localPath} has ${size} bytes, not the ${file.size} of blob ${file.sha256}`,
+    );
+  }
+}
+
 export async function checkLocalFile(file: LocalFile): Promise<void> {
   const hash = createHash('sha256');
   let size = 0;
