@@ -1,21 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { AddressInfo, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import Redis from 'ioredis';
 import { Client } from 'pg';
-import { REDIS_TEST_URL, TEST_DB_PREFIX, databaseUrl, withAdmin } from './support/pg';
-import { ServerProcess, startServerProcess } from './support/server-process';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import {
+  ServerProcess,
+  freePort,
+  processEnvironment,
+  startServerProcess,
+} from './support/server-process';
 
 /** Subtitle-like text: compressible, but slow to squeeze at zstd's top levels. */
 function captions(bytes: number): Buffer {
@@ -53,42 +42,25 @@ function captions(bytes: number): Buffer {
  * no half-written bundle is ever offered, and the result is byte-identical to a clean build.
  */
 describe('a build killed mid-way', () => {
-  let work: string;
-  let dbName: string;
   let env: Record<string, string>;
+  let cleanup: () => Promise<void>;
   let server: ServerProcess | undefined;
-  const redisPrefix = `cctest_crash_${process.pid}`;
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'classcast-crash-'));
-    const template = process.env.CLASSCAST_TEST_TEMPLATE as string;
-    dbName = `${TEST_DB_PREFIX}_${template.slice(`${TEST_DB_PREFIX}_tpl_`.length)}_crash`;
-    await withAdmin((c) => c.query(`CREATE DATABASE ${dbName} TEMPLATE ${template}`));
-    env = {
+    ({ env, cleanup } = await processEnvironment('crash', {
       ROLE: 'all',
-      DATABASE_URL: databaseUrl(dbName),
-      REDIS_URL: REDIS_TEST_URL,
-      REDIS_PREFIX: redisPrefix,
-      DATA_DIR: join(work, 'data'),
-      ADMIN_EMAIL: 'admin@crash.test',
-      ADMIN_PASSWORD: 'crash-password',
-      JWT_SECRET: randomBytes(32).toString('hex'),
+      NODE_ENV: 'test',
       NEED_DEBOUNCE_SECONDS: '0',
       ZSTD_LEVEL: '19',
       JOB_LOCK_SECONDS: '3',
       JOB_STALLED_SECONDS: '2',
       JOB_BACKOFF_SECONDS: '1',
-    };
+    }));
   });
 
   afterAll(async () => {
     await server?.kill('SIGKILL');
-    await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
-    const redis = new Redis(REDIS_TEST_URL);
-    const keys = await redis.keys(`${redisPrefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
-    await rm(work, { recursive: true, force: true });
+    await cleanup();
   });
 
   it('retries after SIGKILL, offers nothing half-built, and ends byte-identical to a clean build', async () => {

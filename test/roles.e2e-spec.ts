@@ -1,58 +1,29 @@
 import { spawn } from 'node:child_process';
-import { randomBytes, verify } from 'node:crypto';
-import { publicKeyFromRaw } from '../src/modules/signing/ed25519';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { AddressInfo, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { verify } from 'node:crypto';
 import { join } from 'node:path';
-import Redis from 'ioredis';
-import { REDIS_TEST_URL, TEST_DB_PREFIX, databaseUrl, withAdmin } from './support/pg';
-import { ServerProcess, startServerProcess } from './support/server-process';
+import { publicKeyFromRaw } from '../src/modules/signing/ed25519';
+import {
+  ServerProcess,
+  freePort,
+  processEnvironment,
+  startServerProcess,
+} from './support/server-process';
 
 const MAIN = join(__dirname, '..', 'dist', 'src', 'main.js');
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** The built server run the way deployments run it: one role per process, configured by env. */
 describe('roles and configuration', () => {
-  let work: string;
-  let dbName: string;
   let env: Record<string, string>;
+  let cleanup: () => Promise<void>;
   const processes: ServerProcess[] = [];
-  const redisPrefix = `cctest_roles_${process.pid}`;
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'classcast-roles-'));
-    const template = process.env.CLASSCAST_TEST_TEMPLATE as string;
-    dbName = `${TEST_DB_PREFIX}_${template.slice(`${TEST_DB_PREFIX}_tpl_`.length)}_roles`;
-    await withAdmin((c) => c.query(`CREATE DATABASE ${dbName} TEMPLATE ${template}`));
-    env = {
-      DATABASE_URL: databaseUrl(dbName),
-      REDIS_URL: REDIS_TEST_URL,
-      REDIS_PREFIX: redisPrefix,
-      DATA_DIR: join(work, 'data'),
-      ADMIN_EMAIL: 'admin@roles.test',
-      ADMIN_PASSWORD: 'roles-password',
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      NODE_ENV: 'production',
-    };
+    ({ env, cleanup } = await processEnvironment('roles'));
   });
 
   afterAll(async () => {
     for (const p of processes) await p.kill('SIGKILL');
-    await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
-    const redis = new Redis(REDIS_TEST_URL);
-    const keys = await redis.keys(`${redisPrefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
-    await rm(work, { recursive: true, force: true });
+    await cleanup();
   });
 
   it('stops with a message naming each missing or invalid variable', async () => {

@@ -1,25 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { AddressInfo, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import Redis from 'ioredis';
-import { REDIS_TEST_URL, TEST_DB_PREFIX, databaseUrl, withAdmin } from './support/pg';
-import { ServerProcess, startServerProcess } from './support/server-process';
+import {
+  ServerProcess,
+  freePort,
+  processEnvironment,
+  startServerProcess,
+} from './support/server-process';
 import { tusCreate, tusOffset, tusPatchFile } from './support/tus-client';
 
 const SIZE = 200 * 1024 * 1024;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** A 200 MB "lecture video": an MP4 ftyp box and random bytes, written once, hashed as written. */
 async function writeVideo(path: string): Promise<string> {
@@ -61,37 +53,18 @@ async function json(url: string, token: string | null, method = 'GET', body?: un
  */
 describe('upload journey across a server crash', () => {
   let work: string;
-  let dbName: string;
   let server: ServerProcess | undefined;
   let env: Record<string, string>;
-  const redisPrefix = `cctest_journey_${process.pid}`;
+  let cleanup: () => Promise<void>;
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'classcast-journey-'));
-    const template = process.env.CLASSCAST_TEST_TEMPLATE as string;
-    dbName = `${TEST_DB_PREFIX}_${template.slice(`${TEST_DB_PREFIX}_tpl_`.length)}_journey`;
-    await withAdmin((c) => c.query(`CREATE DATABASE ${dbName} TEMPLATE ${template}`));
-    env = {
-      ROLE: 'all',
-      DATABASE_URL: databaseUrl(dbName),
-      REDIS_URL: REDIS_TEST_URL,
-      REDIS_PREFIX: redisPrefix,
-      DATA_DIR: join(work, 'data'),
-      ADMIN_EMAIL: 'admin@journey.test',
-      ADMIN_PASSWORD: 'journey-password',
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      NODE_ENV: 'production',
-    };
+    ({ env, cleanup } = await processEnvironment('journey', { ROLE: 'all' }));
+    work = join(env.DATA_DIR, '..');
   });
 
   afterAll(async () => {
     await server?.kill('SIGKILL');
-    await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
-    const redis = new Redis(REDIS_TEST_URL);
-    const keys = await redis.keys(`${redisPrefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
-    await rm(work, { recursive: true, force: true });
+    await cleanup();
   });
 
   it('login -> lesson -> 200 MB tus upload killed and resumed -> publish -> search -> files with sha256', async () => {

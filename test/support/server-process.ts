@@ -1,6 +1,12 @@
+import Redis from 'ioredis';
 import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { REDIS_TEST_URL, TEST_DB_PREFIX, databaseUrl, withAdmin } from './pg';
 
 const MAIN = join(__dirname, '..', '..', 'dist', 'src', 'main.js');
 
@@ -54,5 +60,51 @@ export async function startServerProcess(
         child.once('exit', (code, sig) => resolve({ code, signal: sig }));
         child.kill(signal);
       }),
+  };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A database cloned from the test template, a Redis prefix and a DATA_DIR for servers run as
+ * separate processes; `cleanup` removes all three.
+ */
+export async function processEnvironment(
+  name: string,
+  extra: Record<string, string> = {},
+): Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }> {
+  const work = await mkdtemp(join(tmpdir(), `classcast-${name}-`));
+  const template = process.env.CLASSCAST_TEST_TEMPLATE as string;
+  const dbName = `${TEST_DB_PREFIX}_${template.slice(`${TEST_DB_PREFIX}_tpl_`.length)}_${name}`;
+  const redisPrefix = `cctest_${name}_${process.pid}`;
+  await withAdmin((c) => c.query(`CREATE DATABASE ${dbName} TEMPLATE ${template}`));
+  const env = {
+    DATABASE_URL: databaseUrl(dbName),
+    REDIS_URL: REDIS_TEST_URL,
+    REDIS_PREFIX: redisPrefix,
+    DATA_DIR: join(work, 'data'),
+    ADMIN_EMAIL: `admin@${name}.test`,
+    ADMIN_PASSWORD: `${name}-password-1`,
+    JWT_SECRET: randomBytes(32).toString('hex'),
+    NODE_ENV: 'production',
+    ...extra,
+  };
+  return {
+    env,
+    cleanup: async () => {
+      await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
+      const redis = new Redis(REDIS_TEST_URL);
+      const keys = await redis.keys(`${redisPrefix}:*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+      await rm(work, { recursive: true, force: true });
+    },
   };
 }
