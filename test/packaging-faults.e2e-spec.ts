@@ -175,6 +175,29 @@ describe('packaging under faults', () => {
     }
   });
 
+  it('lets schools with the same need share one bundle', async () => {
+    const lessonId = await publishWith([
+      [Buffer.concat([PDF, Buffer.from('% shared\n')]), 'shared.pdf'],
+    ]);
+    const a = await newSchool('SHARE-A');
+    const b = await newSchool('SHARE-B');
+    await t
+      .http()
+      .post('/api/v1/assignments')
+      .set(as(bureau))
+      .send({ lessonId, schoolIds: [a, b] })
+      .expect(201);
+    const first = await waitFor('a ready bundle for A', async () =>
+      (await bundlesOf(a)).find((x) => x.state === 'ready'),
+    );
+    const second = await waitFor('a ready bundle for B', async () =>
+      (await bundlesOf(b)).find((x) => x.state === 'ready'),
+    );
+    expect(second.id).toBe(first.id);
+    const full = await t.http().get(`/api/v1/bundles/${first.id}`).set(as(bureau)).expect(200);
+    expect([...(full.body.schoolIds as string[])].sort()).toEqual([a, b].sort());
+  });
+
   it('collects superseded bundles and blobs nothing references, after the grace period', async () => {
     const ds = t.app.get(DataSource);
     const lessonId = await publishWith([[Buffer.concat([PDF, Buffer.from('% gc\n')]), 'gc.pdf']]);
