@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { CoreModule } from './app/core.module';
