@@ -143,9 +143,10 @@ async function explainApply(db: Client, provincePath: string): Promise<Explained
           score: number;
           created_by: string;
         }>(
-          `DELETE FROM assignment WHERE source = 'gap-match' AND school_id IN (
-             SELECT s.id FROM school s WHERE s.id >= $1 ORDER BY s.id LIMIT 2000)
-           RETURNING school_id, lesson_id, course_id, reason, score, created_by`,
+          `DELETE FROM assignment a
+           USING (SELECT s.id FROM school s WHERE s.id >= $1 ORDER BY s.id LIMIT 2000) b
+           WHERE a.school_id = b.id AND a.source = 'gap-match' AND a.revoked_at IS NULL
+           RETURNING a.school_id, a.lesson_id, a.course_id, a.reason, a.score, a.created_by`,
           [mid[0].id],
         );
         rows.sort((a, b) => (a.school_id === b.school_id ? 0 : a.school_id < b.school_id ? -1 : 1));
@@ -182,6 +183,8 @@ export async function explainHeavyStatements(
   },
 ): Promise<Explained[]> {
   const out: Explained[] = [];
+  // Matching has just added millions of rows: plan with their statistics, as autovacuum would.
+  await db.query('ANALYZE assignment');
   const paths = [`${options.matchProvincePath}%`];
   const { rows: half } = await db.query<{ id: string }>(
     `SELECT id FROM school ORDER BY id OFFSET (SELECT count(*) / 2 FROM school) LIMIT 1`,
