@@ -46,7 +46,10 @@ export class CoverageController {
   constructor(private readonly coverage: CoverageService) {}
 
   @Get('summary')
-  @ApiOperation({ summary: "Figures for a region's subtree (or all the caller sees)", description: CSV_NOTE })
+  @ApiOperation({
+    summary: "Figures for a region's subtree (or all the caller sees)",
+    description: CSV_NOTE,
+  })
   @ApiOkResponse({ type: CoverageSummaryView })
   @ApiNotFoundResponse({ description: 'region unknown or outside the caller’s subtree' })
   async summary(
@@ -60,7 +63,10 @@ export class CoverageController {
   }
 
   @Get('regions')
-  @ApiOperation({ summary: 'One row per child region, with its subtree figures', description: CSV_NOTE })
+  @ApiOperation({
+    summary: 'One row per child region, with its subtree figures',
+    description: CSV_NOTE,
+  })
   @ApiOkResponse({ type: CoverageRegionsView })
   @ApiNotFoundResponse({ description: 'parent unknown or outside the caller’s subtree' })
   async regions(
@@ -71,12 +77,19 @@ export class CoverageController {
   ): Promise<CoverageRegionsView | string> {
     const body = await this.coverage.childRegions(p, query.parentId);
     return wantsCsv(req, query.format)
-      ? sendCsv(res, 'regions', body.items.map((i) => ({ asOf: body.asOf, ...i })))
+      ? sendCsv(
+          res,
+          'regions',
+          body.items.map((i) => ({ asOf: body.asOf, ...i })),
+        )
       : body;
   }
 
   @Get('subjects')
-  @ApiOperation({ summary: 'Teacher gaps, covered gaps and lessons installed per subject and grade', description: CSV_NOTE })
+  @ApiOperation({
+    summary: 'Teacher gaps, covered gaps and lessons installed per subject and grade',
+    description: CSV_NOTE,
+  })
   @ApiOkResponse({ type: CoverageSubjectsView })
   @ApiNotFoundResponse({ description: 'region unknown or outside the caller’s subtree' })
   async subjects(
@@ -87,12 +100,19 @@ export class CoverageController {
   ): Promise<CoverageSubjectsView | string> {
     const body = await this.coverage.subjects(p, query.regionId);
     return wantsCsv(req, query.format)
-      ? sendCsv(res, 'subjects', body.items.map((i) => ({ asOf: body.asOf, ...i })))
+      ? sendCsv(
+          res,
+          'subjects',
+          body.items.map((i) => ({ asOf: body.asOf, ...i })),
+        )
       : body;
   }
 
   @Get('schools')
-  @ApiOperation({ summary: 'School rows, paged, optionally only stale, late or uncovered ones', description: CSV_NOTE })
+  @ApiOperation({
+    summary: 'School rows, paged, optionally only stale, late or uncovered ones',
+    description: CSV_NOTE,
+  })
   @ApiOkResponse({ type: CoverageSchoolsView })
   @ApiNotFoundResponse({ description: 'region unknown or outside the caller’s subtree' })
   async schools(
@@ -103,7 +123,11 @@ export class CoverageController {
   ): Promise<CoverageSchoolsView | string> {
     const body = await this.coverage.schools(p, query);
     return wantsCsv(req, query.format)
-      ? sendCsv(res, 'schools', body.items.map((i) => ({ asOf: body.asOf, ...i })))
+      ? sendCsv(
+          res,
+          'schools',
+          body.items.map((i) => ({ asOf: body.asOf, ...i })),
+        )
       : body;
   }
 }

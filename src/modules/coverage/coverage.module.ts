@@ -13,7 +13,13 @@ import { CoverageService } from './coverage.service';
  */
 @Module({
   imports: [RegionsModule],
-  providers: [CoverageRepository, CoverageRefresher, CoverageService, CoverageJobs, CoverageMetrics],
+  providers: [
+    CoverageRepository,
+    CoverageRefresher,
+    CoverageService,
+    CoverageJobs,
+    CoverageMetrics,
+  ],
   exports: [CoverageService, CoverageRefresher],
 })
 export class CoverageCoreModule {}

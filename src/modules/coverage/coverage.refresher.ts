@@ -45,8 +45,7 @@ const SCHOOL_COLUMNS = [
 ];
 
 /** A region's ancestors and itself, from its materialised path. */
-const ANCESTORS = (path: string) =>
-  `string_to_array(trim(both '/' from ${path}), '/')::uuid[]`;
+const ANCESTORS = (path: string) => `string_to_array(trim(both '/' from ${path}), '/')::uuid[]`;
 
 const LOCK_KEY = 7_740_061;
 
@@ -91,7 +90,8 @@ export class CoverageRefresher {
       terminalChanges += pass.terminalChanges;
       if (pass.drained || Date.now() - started > budget) {
         const ms = Date.now() - started;
-        if (schools > 0) this.logger.log({ schools, ms, drained: pass.drained }, 'coverage rolled up');
+        if (schools > 0)
+          this.logger.log({ schools, ms, drained: pass.drained }, 'coverage rolled up');
         return { schools, terminalChanges, drained: pass.drained, asOf: pass.asOf, ms };
       }
     }
@@ -117,7 +117,12 @@ export class CoverageRefresher {
   private async pass(
     batch: number,
     withRollover: boolean,
-  ): Promise<{ schools: number; terminalChanges: number; drained: boolean; asOf: string | null } | null> {
+  ): Promise<{
+    schools: number;
+    terminalChanges: number;
+    drained: boolean;
+    asOf: string | null;
+  } | null> {
     const sent = await this.bytesSentSql();
     return this.ds.transaction(async (em) => {
       const [{ locked }] = await em.query<{ locked: boolean }[]>(
@@ -338,9 +343,7 @@ export class CoverageRefresher {
         IS DISTINCT FROM (coalesce(t.total, 0), coalesce(t.seen, 0))`);
     const [{ n }] = await em.query<{ n: number }[]>(`SELECT count(*)::int AS n FROM cov_tnew`);
     if (n > 0) {
-      await em.query(
-        `CREATE TEMP TABLE cov_told ON COMMIT DROP AS SELECT * FROM cov_tnew`,
-      );
+      await em.query(`CREATE TEMP TABLE cov_told ON COMMIT DROP AS SELECT * FROM cov_tnew`);
       await em.query(`
         UPDATE cov_tnew x SET
           terminals_total = coalesce((SELECT count(*) FROM terminal t

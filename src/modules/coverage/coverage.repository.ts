@@ -172,7 +172,8 @@ export class CoverageRepository {
   ): Promise<[SchoolRow[], number]> {
     const where: string[] = [];
     const params: unknown[] = [];
-    if (scope.kind === 'region') where.push(`cs.region_path LIKE $${params.push(`${scope.path}%`)}`);
+    if (scope.kind === 'region')
+      where.push(`cs.region_path LIKE $${params.push(`${scope.path}%`)}`);
     if (status) where.push(STATUS_SQL[status]);
     const rows = await this.ds.query<SchoolRow[]>(
       `SELECT cs.school_id, cs.code, s.name, cs.region_id, r.code AS region_code,

@@ -25,9 +25,12 @@ describe('coverage CSV', () => {
       terminalsSeen24h: 1,
       s: 'x',
     });
-    expect(toCsv([{ n: 'a', f: { x: 1 } }, { n: '=b', f: { x: 2 } }])).toBe(
-      "n,fX\r\na,1\r\n'=b,2\r\n",
-    );
+    expect(
+      toCsv([
+        { n: 'a', f: { x: 1 } },
+        { n: '=b', f: { x: 2 } },
+      ]),
+    ).toBe("n,fX\r\na,1\r\n'=b,2\r\n");
     expect(toCsv([], ['a', 'b'])).toBe('a,b\r\n');
   });
 });
