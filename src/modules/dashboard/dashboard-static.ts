@@ -1,7 +1,7 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { NextFunction, Request, Response } from 'express';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 
 /**
  * The page itself may run only the bundled scripts and styles it was built with: no inline script,
@@ -25,11 +25,11 @@ export const DASHBOARD_CSP = [
  * under dist/ of the checkout when the server runs from TypeScript sources (tests).
  */
 export function dashboardDir(): string | null {
-  const candidates = [
-    resolve(__dirname, '..', '..', '..', 'web'),
-    resolve(__dirname, '..', '..', '..', 'dist', 'web'),
-  ];
-  return candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? null;
+  const root = resolve(__dirname, '..', '..', '..');
+  // Compiled: dist/src/modules/dashboard -> dist/web; from sources: <checkout>/dist/web (never
+  // web/ itself, whose index.html is Vite's unbuilt entry).
+  const dir = basename(root) === 'dist' ? join(root, 'web') : join(root, 'dist', 'web');
+  return existsSync(join(dir, 'index.html')) ? dir : null;
 }
 
 /** GET / and /assets/*: the dashboard, at the server root outside /api/v1. */
