@@ -63,7 +63,8 @@ describe('dashboard in a browser', () => {
       .send(school('UI-0002', county.id, { name: '=HYPERLINK("x") 村小' }))
       .expect(201);
 
-    shots = await mkdtemp(join(tmpdir(), 'classcast-shots-'));
+    // DASHBOARD_SHOTS=<dir> keeps the screenshots for a person to look at.
+    shots = process.env.DASHBOARD_SHOTS ?? (await mkdtemp(join(tmpdir(), 'classcast-shots-')));
     work = await mkdtemp(join(tmpdir(), 'classcast-ui-'));
     browser = await launchChromium();
     page = await browser.context.newPage();
@@ -86,7 +87,7 @@ describe('dashboard in a browser', () => {
     await browser?.close();
     await t?.close();
     await rm(work, { recursive: true, force: true });
-    await rm(shots, { recursive: true, force: true });
+    if (!process.env.DASHBOARD_SHOTS) await rm(shots, { recursive: true, force: true });
   });
 
   async function shot(name: string): Promise<void> {
@@ -175,7 +176,11 @@ describe('dashboard in a browser', () => {
     const progress = page.locator('#up-progress');
     await progress.waitFor();
     // Pause once some chunks went, then resume: the rest goes from the offset the server has.
-    await page.waitForFunction("Number(document.getElementById('up-progress')?.value) >= 20");
+    const deadline = Date.now() + 60_000;
+    while (Number(await progress.getAttribute('value')) < 20) {
+      if (Date.now() > deadline) throw new Error('the upload made no progress');
+      await new Promise((r) => setTimeout(r, 100));
+    }
     await page.getByRole('button', { name: 'Pause' }).click();
     await page.getByRole('button', { name: 'Resume' }).waitFor();
     const pausedAt = Number(await progress.getAttribute('value'));
