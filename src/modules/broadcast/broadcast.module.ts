@@ -1,0 +1,20 @@
+import { Module } from '@nestjs/common';
+import { AssignmentsCoreModule } from '../assignments/assignments.module';
+import { PackagingCoreModule } from '../packaging/packaging.module';
+import { SchoolsCoreModule } from '../schools/schools.module';
+import { BroadcastController } from './broadcast.controller';
+import { BroadcastPlanningService } from './broadcast-planning.service';
+import { BroadcastRepository } from './broadcast.repository';
+import { BroadcastService } from './broadcast.service';
+import { LossService } from './loss.service';
+
+/** Broadcast planning and loss tuning: services for every role. */
+@Module({
+  imports: [SchoolsCoreModule, PackagingCoreModule, AssignmentsCoreModule],
+  providers: [BroadcastRepository, LossService, BroadcastService, BroadcastPlanningService],
+  exports: [BroadcastService, BroadcastPlanningService, LossService, BroadcastRepository],
+})
+export class BroadcastCoreModule {}
+
+@Module({ imports: [BroadcastCoreModule], controllers: [BroadcastController] })
+export class BroadcastApiModule {}
