@@ -58,6 +58,7 @@ export interface Env {
   patchMaxBaseMb: number;
   jobRetentionHours: number;
   broadcast: BroadcastEnv;
+  coverageRefreshSeconds: number;
 }
 
 /** The satellite carousel: planning (channel, windows, cycles) and the sender (addresses). */
@@ -283,6 +284,7 @@ export function loadEnv(source: Source = process.env): Env {
       tsi: r.int('BROADCAST_TSI', 1, 0, 0xffffffff),
       repairGraceHours: r.int('BROADCAST_REPAIR_GRACE_HOURS', 24, 1, 24 * 60),
     },
+    coverageRefreshSeconds: r.int('COVERAGE_REFRESH_SECONDS', 30, 1, 3600),
   };
   try {
     Intl.DateTimeFormat('en', { timeZone: env.broadcast.timezone });

@@ -31,6 +31,8 @@ export interface JobPayloads {
   'packaging.build': { bundleId: string };
   /** Decides broadcast or unicast for what broadcast-capable schools need; schedules the carousel. */
   'broadcast.plan': Record<string, never>;
+  /** Folds changed schools into the coverage rollups (and time-driven changes: due dates, terminals). */
+  'coverage.refresh': Record<string, never>;
 }
 
 export interface AssignPayload {
@@ -59,6 +61,7 @@ export const JOB_QUEUE: { [N in JobName]: QueueName } = {
   'packaging.plan': 'packaging',
   'packaging.build': 'packaging',
   'broadcast.plan': 'packaging',
+  'coverage.refresh': 'maintenance',
 };
 
 export const JOB_NAMES = Object.keys(JOB_QUEUE) as JobName[];
