@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { AgentError } from './errors';
 import { dirOf, enroll, importUsb, num, str, sync, verify, type Flags } from './commands';
 import { Library } from './library';
+import { receive } from './receive';
 import { createLogger } from './log';
 import { startLibraryServer } from './serve';
 import { launchNewest } from './update';
@@ -16,6 +17,8 @@ usage: classcast-agent <command> [options]     (every command takes --dir DIR, d
   verify                     re-hash the library, repair damaged files from the server
   serve [--port 8080] [--host 0.0.0.0]   the offline classroom library on the LAN
   import-usb PATH            install a bundle .tar carried by hand (PATH.minisig checked when present)
+  receive --port P [--group G] [--timeout S] [--idle S] [--tsi N] [--backoff-max-ms MS]
+                             install from the broadcast carousel, repair the rest by unicast
   version | selftest`;
 
 const BOOLEAN = new Set(['loop', 'insecure-http', 'help']);
@@ -82,6 +85,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'verify':
       return verify(flags, log);
+    case 'receive':
+      return receive(flags, log);
     case 'import-usb':
       return importUsb(flags, positional[0], log);
     case 'serve': {
