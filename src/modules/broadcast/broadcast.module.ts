@@ -7,6 +7,8 @@ import { BroadcastPlanningService } from './broadcast-planning.service';
 import { BroadcastRepository } from './broadcast.repository';
 import { BroadcastService } from './broadcast.service';
 import { LossService } from './loss.service';
+import { BroadcastSenderService } from './sender.service';
+import { CoverageCoreModule } from '../coverage/coverage.module';
 
 /** Broadcast planning and loss tuning: services for every role. */
 @Module({
@@ -18,3 +20,11 @@ export class BroadcastCoreModule {}
 
 @Module({ imports: [BroadcastCoreModule], controllers: [BroadcastController] })
 export class BroadcastApiModule {}
+
+/** The carousel sender: only the broadcast role (and `all`) loads it. */
+@Module({
+  imports: [BroadcastCoreModule, CoverageCoreModule],
+  providers: [BroadcastSenderService],
+  exports: [BroadcastSenderService],
+})
+export class BroadcastSenderModule {}

@@ -315,4 +315,53 @@ export class BroadcastRepository {
       `SELECT region_id, loss, samples, updated_at FROM region_loss ORDER BY region_id`,
     );
   }
+
+  async audience(bundleId: string): Promise<string[]> {
+    const rows = await this.ds.query<{ school_id: string }[]>(
+      `SELECT DISTINCT school_id FROM broadcast_audience WHERE bundle_id = $1 ORDER BY school_id`,
+      [bundleId],
+    );
+    return rows.map((r) => r.school_id);
+  }
+
+  async markSending(bundleId: string): Promise<void> {
+    await this.ds.query(
+      `UPDATE broadcast_slot SET state = 'sending', started_at = coalesce(started_at, now())
+       WHERE bundle_id = $1`,
+      [bundleId],
+    );
+  }
+
+  /** Counts one cycle sent; true for the first cycle of this slot. */
+  async addCycle(bundleId: string, bytes: number): Promise<boolean> {
+    const [row] = await this.ds.query<{ cycles_sent: number }[]>(
+      `UPDATE broadcast_slot SET cycles_sent = cycles_sent + 1, bytes_sent = bytes_sent + $2
+       WHERE bundle_id = $1 RETURNING cycles_sent`,
+      [bundleId, bytes],
+    );
+    return row?.cycles_sent === 1;
+  }
+
+  async markDone(bundleId: string): Promise<void> {
+    await this.ds.query(
+      `UPDATE broadcast_slot SET state = 'done', finished_at = now(), ends_at = now() WHERE bundle_id = $1`,
+      [bundleId],
+    );
+  }
+
+  /** The deepest region whose subtree holds every one of these schools. */
+  async commonRegion(schoolIds: string[]): Promise<string | null> {
+    if (schoolIds.length === 0) return null;
+    const rows = await this.ds.query<{ path: string }[]>(
+      `SELECT DISTINCT r.path FROM school s JOIN region r ON r.id = s.region_id WHERE s.id = ANY($1::uuid[])`,
+      [schoolIds],
+    );
+    if (rows.length === 0) return null;
+    const split = rows.map((r) => r.path.split('/').filter(Boolean));
+    let common: string | null = null;
+    for (let i = 0; split.every((p) => i < p.length && p[i] === split[0][i]); i++) {
+      common = split[0][i];
+    }
+    return common;
+  }
 }
