@@ -249,10 +249,12 @@ export class BroadcastRepository {
   async expireAudiences(graceHours: number): Promise<string[]> {
     return this.ds.transaction(async (em) => {
       const rows = await em.query<{ school_id: string; bundle_id: string }[]>(
-        `DELETE FROM broadcast_audience a USING broadcast_slot s
-         WHERE s.bundle_id = a.bundle_id AND s.state = 'done'
-           AND s.finished_at <= now() - make_interval(hours => $1)
-         RETURNING a.school_id, a.bundle_id`,
+        // A CTE: TypeORM answers a bare DELETE ... RETURNING with [rows, count].
+        `WITH gone AS (DELETE FROM broadcast_audience a USING broadcast_slot s
+           WHERE s.bundle_id = a.bundle_id AND s.state = 'done'
+             AND s.finished_at <= now() - make_interval(hours => $1)
+           RETURNING a.school_id, a.bundle_id)
+         SELECT school_id, bundle_id FROM gone`,
         [graceHours],
       );
       for (const r of rows) {
@@ -335,8 +337,9 @@ export class BroadcastRepository {
   /** Counts one cycle sent; true for the first cycle of this slot. */
   async addCycle(bundleId: string, bytes: number): Promise<boolean> {
     const [row] = await this.ds.query<{ cycles_sent: number }[]>(
-      `UPDATE broadcast_slot SET cycles_sent = cycles_sent + 1, bytes_sent = bytes_sent + $2
-       WHERE bundle_id = $1 RETURNING cycles_sent`,
+      `WITH u AS (UPDATE broadcast_slot SET cycles_sent = cycles_sent + 1, bytes_sent = bytes_sent + $2
+         WHERE bundle_id = $1 RETURNING cycles_sent)
+       SELECT cycles_sent FROM u`,
       [bundleId, bytes],
     );
     return row?.cycles_sent === 1;
