@@ -119,3 +119,22 @@ export async function waitForManifest(
   }
   throw new Error(`manifest never got ready; last: ${JSON.stringify(last)}`);
 }
+
+/** A school with one enrolled terminal and a ready bundle carrying a lesson of `bytes` bytes. */
+export async function schoolWithBundle(
+  t: TestApp,
+  actor: Actor,
+  code: string,
+  bytes: number,
+): Promise<{
+  schoolId: string;
+  terminal: EnrolledTerminal;
+  bundle: SyncManifestPayload['bundles'][number];
+}> {
+  const schoolId = await createSchool(t, actor, code);
+  const terminal = await enroll(t, actor, schoolId);
+  const lessonId = await lessonWithFiles(t, actor, { 'reader.pdf': pdfBytes(bytes) });
+  await assign(t, actor, lessonId, [schoolId]);
+  const m = await waitForManifest(t, terminal.token, (p) => p.bundles.length > 0);
+  return { schoolId, terminal, bundle: m.payload.bundles[0] };
+}
