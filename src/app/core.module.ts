@@ -15,6 +15,7 @@ import { AssignmentsCoreModule } from '../modules/assignments/assignments.module
 import { PackagingCoreModule } from '../modules/packaging/packaging.module';
 import { BroadcastCoreModule } from '../modules/broadcast/broadcast.module';
 import { CoverageCoreModule } from '../modules/coverage/coverage.module';
+import { DeliveryCoreModule } from '../modules/delivery/delivery.module';
 
 /** What every role shares: config, logging, PostgreSQL, Redis, queues, storage and the services. */
 @Module({})
@@ -42,6 +43,7 @@ export class CoreModule {
         PackagingCoreModule,
         BroadcastCoreModule,
         CoverageCoreModule,
+        DeliveryCoreModule,
       ],
       exports: [CatalogCoreModule, SchoolsCoreModule, AssignmentsCoreModule],
     };

@@ -33,6 +33,8 @@ export interface JobPayloads {
   'broadcast.plan': Record<string, never>;
   /** Folds changed schools into the coverage rollups (and time-driven changes: due dates, terminals). */
   'coverage.refresh': Record<string, never>;
+  /** Recomputes and re-signs one school's sync manifest (debounced per school). */
+  'delivery.manifest': { schoolId: string };
 }
 
 export interface AssignPayload {
@@ -46,7 +48,14 @@ export interface AssignPayload {
 
 export type JobName = keyof JobPayloads;
 
-export const QUEUE_NAMES = ['maintenance', 'schools', 'assignments', 'media', 'packaging'] as const;
+export const QUEUE_NAMES = [
+  'maintenance',
+  'schools',
+  'assignments',
+  'media',
+  'packaging',
+  'delivery',
+] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export const JOB_QUEUE: { [N in JobName]: QueueName } = {
@@ -62,6 +71,7 @@ export const JOB_QUEUE: { [N in JobName]: QueueName } = {
   'packaging.build': 'packaging',
   'broadcast.plan': 'packaging',
   'coverage.refresh': 'maintenance',
+  'delivery.manifest': 'delivery',
 };
 
 export const JOB_NAMES = Object.keys(JOB_QUEUE) as JobName[];

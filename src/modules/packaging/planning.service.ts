@@ -98,6 +98,7 @@ export class PlanningService implements OnModuleInit {
   private readonly logger = new Logger(PlanningService.name);
   private covered: (schoolId: string) => Promise<Set<string>> = () =>
     Promise.resolve(new Set<string>());
+  private readonly plannedListeners: ((schoolId: string) => Promise<void>)[] = [];
 
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
@@ -110,6 +111,7 @@ export class PlanningService implements OnModuleInit {
   onModuleInit(): void {
     this.handlers.register('packaging.plan', async ({ schoolId }) => {
       const outcome = await this.planSchool(schoolId);
+      for (const listener of this.plannedListeners) await listener(schoolId);
       return outcome.state === 'planned'
         ? { ...outcome, bundleIds: [outcome.bundleId] }
         : { ...outcome, bundleIds: [] };
@@ -125,6 +127,11 @@ export class PlanningService implements OnModuleInit {
    */
   coveredElsewhere(lookup: (schoolId: string) => Promise<Set<string>>): void {
     this.covered = lookup;
+  }
+
+  /** Delivery follows a finished plan (bundles bound or superseded) without packaging knowing it. */
+  onPlanned(listener: (schoolId: string) => Promise<void>): void {
+    this.plannedListeners.push(listener);
   }
 
   async schedule(schoolIds: string[]): Promise<void> {
