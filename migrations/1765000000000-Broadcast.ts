@@ -57,10 +57,18 @@ export class Broadcast1765000000000 implements MigrationInterface {
         samples int NOT NULL DEFAULT 0,
         updated_at timestamptz NOT NULL DEFAULT now()
       )`);
+    // How far the loss of broadcast receipts (delivery rows) has been folded into region_loss.
+    await q.query(`
+      CREATE TABLE broadcast_loss_cursor (
+        id int PRIMARY KEY CHECK (id = 1),
+        folded_until timestamptz NOT NULL
+      )`);
+    await q.query(`INSERT INTO broadcast_loss_cursor (id, folded_until) VALUES (1, now())`);
   }
 
   async down(q: QueryRunner): Promise<void> {
     for (const table of [
+      'broadcast_loss_cursor',
       'region_loss',
       'broadcast_audience',
       'broadcast_slot',

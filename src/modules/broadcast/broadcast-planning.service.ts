@@ -50,10 +50,16 @@ export class BroadcastPlanningService implements OnModuleInit {
     this.plans.arrivalsElsewhere(async (schoolId) => this.repo.arrivals(schoolId));
     this.handlers.register('broadcast.plan', async () => this.run());
     this.events.addReconciler(async () => {
+      // Receipts' loss first, so this run's overheads already reflect it.
+      const folded = await this.loss.foldReceipts();
       const expired = await this.repo.expireAudiences(grace);
       await this.packaging.schedule(expired);
       const run = await this.run();
-      return { broadcastBundles: run.bundles.length, broadcastExpiredSchools: expired.length };
+      return {
+        broadcastBundles: run.bundles.length,
+        broadcastExpiredSchools: expired.length,
+        broadcastLossFolded: folded,
+      };
     });
   }
 

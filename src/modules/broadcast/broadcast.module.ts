@@ -9,6 +9,7 @@ import { BroadcastService } from './broadcast.service';
 import { LossService } from './loss.service';
 import { BroadcastSenderService } from './sender.service';
 import { CoverageCoreModule } from '../coverage/coverage.module';
+import { DeliveryCoreModule } from '../delivery/delivery.module';
 
 /** Broadcast planning and loss tuning: services for every role. */
 @Module({
@@ -23,7 +24,7 @@ export class BroadcastApiModule {}
 
 /** The carousel sender: only the broadcast role (and `all`) loads it. */
 @Module({
-  imports: [BroadcastCoreModule, CoverageCoreModule],
+  imports: [BroadcastCoreModule, CoverageCoreModule, DeliveryCoreModule],
   providers: [BroadcastSenderService],
   exports: [BroadcastSenderService],
 })

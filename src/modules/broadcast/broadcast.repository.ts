@@ -367,4 +367,37 @@ export class BroadcastRepository {
     }
     return common;
   }
+
+  /**
+   * Broadcast receipts (delivery rows with their loss) finished since the cursor, and the cursor
+   * moved past them, in one transaction: each receipt is folded once.
+   */
+  async takeNewBroadcastLoss(): Promise<
+    { school_id: string; loss: { symbolsExpected?: unknown; symbolsReceived?: unknown } }[]
+  > {
+    return this.ds.transaction(async (em) => {
+      const [cursor] = await em.query<{ folded_until: Date }[]>(
+        `SELECT folded_until FROM broadcast_loss_cursor WHERE id = 1 FOR UPDATE`,
+      );
+      if (!cursor) return [];
+      const rows = await em.query<
+        {
+          school_id: string;
+          loss: { symbolsExpected?: unknown; symbolsReceived?: unknown };
+          finished_at: Date;
+        }[]
+      >(
+        `SELECT school_id, loss, finished_at FROM delivery
+         WHERE via = 'broadcast' AND loss IS NOT NULL AND finished_at > $1
+         ORDER BY finished_at LIMIT 5000`,
+        [cursor.folded_until],
+      );
+      if (rows.length > 0) {
+        await em.query(`UPDATE broadcast_loss_cursor SET folded_until = $1 WHERE id = 1`, [
+          rows[rows.length - 1].finished_at,
+        ]);
+      }
+      return rows;
+    });
+  }
 }

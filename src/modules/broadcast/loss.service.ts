@@ -35,6 +35,26 @@ export class LossService {
     return blended;
   }
 
+  /** Folds the loss of broadcast receipts the sync routes stored since the last call. */
+  async foldReceipts(): Promise<number> {
+    const rows = await this.repo.takeNewBroadcastLoss();
+    let folded = 0;
+    for (const r of rows) {
+      const expected = Number(r.loss.symbolsExpected);
+      const received = Number(r.loss.symbolsReceived);
+      if (!Number.isFinite(expected) || !Number.isFinite(received)) continue;
+      if (
+        (await this.recordReceipt(r.school_id, {
+          symbolsExpected: expected,
+          symbolsReceived: received,
+        })) !== null
+      ) {
+        folded += 1;
+      }
+    }
+    return folded;
+  }
+
   /** A lookup from a region path ("/root/child/.../self/") to the overhead planned for it. */
   async overheadByPath(): Promise<(path: string) => number> {
     const losses = await this.repo.regionLosses();

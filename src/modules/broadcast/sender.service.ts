@@ -15,6 +15,7 @@ import { bundleLocation, manifestLocation } from '../../protocol/broadcast';
 import type { SignedEnvelope } from '../../protocol/sync';
 import { isOpenAt, buildSchedule } from '../assignments/plan/windows';
 import { CoverageService } from '../coverage/coverage.service';
+import { ManifestService } from '../delivery/manifest.service';
 import { stageBlob } from '../packaging/blob-staging';
 import { StorageService } from '../storage/storage.service';
 import { BroadcastPlanningService } from './broadcast-planning.service';
@@ -47,8 +48,22 @@ export class BroadcastSenderService implements OnApplicationBootstrap, OnApplica
     private readonly planning: BroadcastPlanningService,
     private readonly storage: StorageService,
     private readonly coverage: CoverageService,
+    delivery: ManifestService,
     @Inject(ENV) private readonly env: Env,
-  ) {}
+  ) {
+    // The manifests exactly as GET /sync/manifest serves them (brought up to date first, so they
+    // list the bundle going on the air): receivers verify the same bytes.
+    this.manifests = (schoolIds) =>
+      Promise.all(
+        schoolIds.map(async (schoolId) => {
+          await delivery.compute(schoolId);
+          return {
+            schoolId,
+            envelope: JSON.parse((await delivery.current(schoolId)).body) as SignedEnvelope,
+          };
+        }),
+      );
+  }
 
   /** The delivery feature hands its signed manifests to the carousel through this. */
   useManifests(source: ManifestSource): void {
