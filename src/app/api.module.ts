@@ -11,6 +11,7 @@ import { SchoolsApiModule } from '../modules/schools/schools.module';
 import { SigningApiModule } from '../modules/signing/signing.module';
 import { AssignmentsApiModule } from '../modules/assignments/assignments.module';
 import { PackagingApiModule } from '../modules/packaging/packaging.module';
+import { DeliveryApiModule } from '../modules/delivery/delivery.module';
 
 /** The HTTP side: routes under /api/v1, and health, metrics and docs at the root. */
 @Module({})
@@ -29,6 +30,7 @@ export class ApiModule {
         SchoolsApiModule,
         AssignmentsApiModule,
         PackagingApiModule,
+        DeliveryApiModule,
       ],
       controllers: [HealthController],
     };

@@ -29,6 +29,8 @@ export interface JobPayloads {
   'packaging.plan': { schoolId: string };
   /** Builds one bundle from its stored plan; the job id is derived from the plan. */
   'packaging.build': { bundleId: string };
+  /** Recomputes and re-signs one school's sync manifest (debounced per school). */
+  'delivery.manifest': { schoolId: string };
 }
 
 export interface AssignPayload {
@@ -42,7 +44,14 @@ export interface AssignPayload {
 
 export type JobName = keyof JobPayloads;
 
-export const QUEUE_NAMES = ['maintenance', 'schools', 'assignments', 'media', 'packaging'] as const;
+export const QUEUE_NAMES = [
+  'maintenance',
+  'schools',
+  'assignments',
+  'media',
+  'packaging',
+  'delivery',
+] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export const JOB_QUEUE: { [N in JobName]: QueueName } = {
@@ -56,6 +65,7 @@ export const JOB_QUEUE: { [N in JobName]: QueueName } = {
   'media.render': 'media',
   'packaging.plan': 'packaging',
   'packaging.build': 'packaging',
+  'delivery.manifest': 'delivery',
 };
 
 export const JOB_NAMES = Object.keys(JOB_QUEUE) as JobName[];

@@ -25,7 +25,7 @@ export function verifyEnvelope(envelope: SignedEnvelope, publicKey: Buffer): boo
 
 /** True when `next` was signed by `signer` (a rotation a terminal may follow). */
 export function verifyKeyRotation(
-  next: SyncKey,
+  next: Pick<SyncKey, 'publicKey' | 'signedBy' | 'signature'>,
   signer: { keyId: string; publicKey: Buffer },
 ): boolean {
   if (!next.signedBy || !next.signature || next.signedBy !== signer.keyId) return false;

@@ -156,7 +156,7 @@ export interface InventoryBody {
 export const SYNC_LIMITS = {
   errorMaxLength: 2000,
   agentVersionMaxLength: 64,
-  inventoryMaxLessons: 100_000,
+  inventoryMaxLessons: 10_000,
 } as const;
 
 // ---- pure helpers -----------------------------------------------------------------------------
