@@ -56,6 +56,7 @@ export function dirOf(flags: Flags): AgentPaths {
 
 export async function clientFor(
   paths: AgentPaths,
+  idleTimeoutMs?: number,
   clock?: () => number,
 ): Promise<{ client: HttpClient; config: AgentConfig }> {
   const { config, token } = await loadConfig(paths);
@@ -67,6 +68,7 @@ export async function clientFor(
     insecureHttp: config.insecureHttp,
     caPem,
     now: () => trustedNow(trust, clock),
+    idleTimeoutMs,
     userAgent: `classcast-agent/${AGENT_VERSION}`,
   });
   return { client, config };
@@ -195,7 +197,7 @@ export async function sync(flags: Flags, log: AgentLogger): Promise<number> {
   return withLock(paths, async () => {
     let failures = 0;
     for (;;) {
-      const { client, config } = await clientFor(paths);
+      const { client, config } = await clientFor(paths, opts.idleTimeoutMs);
       let waitMs: number;
       try {
         const outcome = await syncOnce({ paths, config, client, log }, opts);

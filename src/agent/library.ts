@@ -10,6 +10,18 @@ import { errnoCode, readJson, syncDir, writeJson } from './fs-atomic';
 import type { AgentLogger } from './log';
 import type { LessonMeta } from './trust';
 
+/**
+ * Crash testing: CLASSCAST_AGENT_TEST_KILL_AT_STEP=N makes the process SIGKILL itself at the Nth
+ * durable step of an install or removal, so tests can crash it at every point, not only where a
+ * timer happens to land. Unset in production.
+ */
+const killAtStep = Number(process.env.CLASSCAST_AGENT_TEST_KILL_AT_STEP ?? 0);
+let steps = 0;
+function step(): void {
+  steps += 1;
+  if (killAtStep > 0 && steps === killAtStep) process.kill(process.pid, 'SIGKILL');
+}
+
 export interface InstalledLesson {
   lessonId: string;
   version: number;
@@ -103,6 +115,7 @@ export class Library {
   ): Promise<void> {
     const dir = `v${lesson.version}-${randomBytes(4).toString('hex')}`;
     const stage = join(this.staging, `${lesson.lessonId}-${dir}`);
+    step();
     await this.writeJournal({
       op: 'install',
       lessonId: lesson.lessonId,
@@ -115,11 +128,14 @@ export class Library {
         const target = join(stage, safeLessonPath(f.path));
         await mkdir(dirname(target), { recursive: true });
         await placeFile(await source(f.sha256), target);
+        step();
       }
       await hooks.afterStage?.();
+      step();
       const finalDir = join(this.root, 'lessons', lesson.lessonId, dir);
       await mkdir(dirname(finalDir), { recursive: true });
       await rename(stage, finalDir);
+      step();
       await syncDir(dirname(finalDir));
       const index = await this.index();
       const previous = index.lessons[lesson.lessonId];
@@ -132,8 +148,10 @@ export class Library {
         installedAt: new Date().toISOString(),
       };
       await writeJson(this.indexPath, index);
+      step();
       if (previous && previous.dir !== dir) {
         await rm(this.lessonDir(previous), { recursive: true, force: true });
+        step();
       }
     } catch (err) {
       await rm(stage, { recursive: true, force: true }).catch(() => undefined);
@@ -149,7 +167,9 @@ export class Library {
     await this.writeJournal({ op: 'remove', lessonId, dir: current.dir });
     delete index.lessons[lessonId];
     await writeJson(this.indexPath, index);
+    step();
     await rm(join(this.root, 'lessons', lessonId), { recursive: true, force: true });
+    step();
     await rm(this.journalPath, { force: true });
     return true;
   }

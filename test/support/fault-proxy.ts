@@ -157,8 +157,10 @@ export class FaultProxy {
           if (faulty) {
             const stall = plan.stalls?.find((s) => s.at === this.bodyBytes);
             if (stall) {
+              // The link is down for everyone: other connections wait too.
               plan.stalls = plan.stalls?.filter((s) => s !== stall);
               this.stallMs += stall.ms;
+              this.nextSlot = Math.max(this.nextSlot, Date.now()) + stall.ms;
               await sleep(stall.ms);
             }
             if (this.consume(plan.flips, this.bodyBytes)) {
