@@ -12,6 +12,7 @@ import { SigningApiModule } from '../modules/signing/signing.module';
 import { AssignmentsApiModule } from '../modules/assignments/assignments.module';
 import { PackagingApiModule } from '../modules/packaging/packaging.module';
 import { CoverageApiModule } from '../modules/coverage/coverage.module';
+import { DashboardModule } from '../modules/dashboard/dashboard.module';
 
 /** The HTTP side: routes under /api/v1, and health, metrics and docs at the root. */
 @Module({})
@@ -31,6 +32,7 @@ export class ApiModule {
         AssignmentsApiModule,
         PackagingApiModule,
         CoverageApiModule,
+        DashboardModule,
       ],
       controllers: [HealthController],
     };
