@@ -11,6 +11,7 @@ import { SchoolsApiModule } from '../modules/schools/schools.module';
 import { SigningApiModule } from '../modules/signing/signing.module';
 import { AssignmentsApiModule } from '../modules/assignments/assignments.module';
 import { PackagingApiModule } from '../modules/packaging/packaging.module';
+import { CoverageApiModule } from '../modules/coverage/coverage.module';
 import { DashboardModule } from '../modules/dashboard/dashboard.module';
 
 /** The HTTP side: routes under /api/v1, and health, metrics and docs at the root. */
@@ -30,6 +31,7 @@ export class ApiModule {
         SchoolsApiModule,
         AssignmentsApiModule,
         PackagingApiModule,
+        CoverageApiModule,
         DashboardModule,
       ],
       controllers: [HealthController],

@@ -13,6 +13,7 @@ import { SchoolsCoreModule } from '../modules/schools/schools.module';
 import { SigningCoreModule } from '../modules/signing/signing.module';
 import { AssignmentsCoreModule } from '../modules/assignments/assignments.module';
 import { PackagingCoreModule } from '../modules/packaging/packaging.module';
+import { CoverageCoreModule } from '../modules/coverage/coverage.module';
 
 /** What every role shares: config, logging, PostgreSQL, Redis, queues, storage and the services. */
 @Module({})
@@ -38,6 +39,7 @@ export class CoreModule {
         SchoolsCoreModule,
         AssignmentsCoreModule,
         PackagingCoreModule,
+        CoverageCoreModule,
       ],
       exports: [CatalogCoreModule, SchoolsCoreModule, AssignmentsCoreModule],
     };

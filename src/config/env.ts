@@ -57,6 +57,7 @@ export interface Env {
   zstdLevel: number;
   patchMaxBaseMb: number;
   jobRetentionHours: number;
+  coverageRefreshSeconds: number;
 }
 
 export class EnvError extends Error {
@@ -214,6 +215,7 @@ export function loadEnv(source: Source = process.env): Env {
     zstdLevel: r.int('ZSTD_LEVEL', 19, 1, 22),
     patchMaxBaseMb: r.int('PATCH_MAX_BASE_MB', 128, 0, 4096),
     jobRetentionHours: r.int('JOB_RETENTION_HOURS', 168, 24, 24 * 365),
+    coverageRefreshSeconds: r.int('COVERAGE_REFRESH_SECONDS', 30, 1, 3600),
   };
   if (env.jwtSecret && env.jwtSecret.length < 32) {
     r.problems.push('JWT_SECRET must be at least 32 characters long');

@@ -29,6 +29,8 @@ export interface JobPayloads {
   'packaging.plan': { schoolId: string };
   /** Builds one bundle from its stored plan; the job id is derived from the plan. */
   'packaging.build': { bundleId: string };
+  /** Folds changed schools into the coverage rollups (and time-driven changes: due dates, terminals). */
+  'coverage.refresh': Record<string, never>;
 }
 
 export interface AssignPayload {
@@ -56,6 +58,7 @@ export const JOB_QUEUE: { [N in JobName]: QueueName } = {
   'media.render': 'media',
   'packaging.plan': 'packaging',
   'packaging.build': 'packaging',
+  'coverage.refresh': 'maintenance',
 };
 
 export const JOB_NAMES = Object.keys(JOB_QUEUE) as JobName[];

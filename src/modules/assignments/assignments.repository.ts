@@ -34,7 +34,7 @@ interface Row {
 }
 
 /** The derived state: from holdings now; packaging and delivery states join in later. */
-const STATE_SQL = `CASE
+export const STATE_SQL = `CASE
   WHEN h.version IS NOT NULL AND h.version >= l.published_version THEN 'installed'
   WHEN a.due_date IS NOT NULL AND a.due_date < (now() AT TIME ZONE s.timezone)::date THEN 'late'
   ELSE 'pending' END`;
