@@ -201,6 +201,8 @@ async function enrollTerminals(c: Client): Promise<number> {
   const schools = await c.get<Page<{ id: string; name: string }>>('/schools?q=DEMO-&pageSize=5');
   let n = 0;
   for (const s of schools.items) {
+    const existing = await c.get<Page<unknown>>(`/schools/${s.id}/terminals`);
+    if (existing.total > 0) continue;
     const code = await c.post<{ code: string }>(`/schools/${s.id}/enrollment-codes`);
     const res = await fetch(`${c.base}/api/v1/sync/enroll`, {
       method: 'POST',
@@ -208,6 +210,7 @@ async function enrollTerminals(c: Client): Promise<number> {
       body: JSON.stringify({ code: code.code, name: 'classroom-1', agentVersion: 'demo' }),
     });
     if (res.ok) n++;
+    else say(`  enrolling a terminal at ${s.name} failed: ${res.status} ${await res.text()}`);
   }
   return n;
 }
