@@ -10,7 +10,13 @@ export type {
   ReceiverOptions,
   ReceiverStats,
 } from './receiver';
-export { cutFiles, repairSymbolsFor, MAX_OBJECT_BYTES, DEFAULT_SYMBOL_SIZE } from './objects';
+export {
+  burstDispersion,
+  cutFiles,
+  repairSymbolsFor,
+  MAX_OBJECT_BYTES,
+  DEFAULT_SYMBOL_SIZE,
+} from './objects';
 export type { BroadcastFile, CarouselObject } from './objects';
 export { BernoulliLoss, GilbertElliottLoss, NoLoss, seededRandom } from './loss-model';
 export type { LossModel } from './loss-model';

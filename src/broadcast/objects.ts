@@ -130,3 +130,14 @@ export function repairSymbolsFor(
   const n = Math.ceil(sqrtN * sqrtN);
   return Math.max(2, n - k);
 }
+
+/**
+ * Index of dispersion of the loss count one object sees under bursty (Gilbert-Elliott) loss with
+ * bursts of meanBurstPackets datagrams, when the sender interleaves `interleave` objects: each
+ * object sees bursts about meanBurstPackets / interleave long, and runs of mean length L make the
+ * count's variance about (2L - 1) times the independent-loss one.
+ */
+export function burstDispersion(meanBurstPackets: number, interleave: number): number {
+  const perObjectBurst = Math.max(1, meanBurstPackets / Math.max(1, interleave));
+  return 2 * perObjectBurst - 1;
+}

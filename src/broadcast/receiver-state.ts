@@ -7,7 +7,16 @@
  *   <stateDir>/tsi-<tsi>/files/<sha256>       reassembled files
  *   <stateDir>/tsi-<tsi>/completed.jsonl      files already handed over
  */
-import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface CompletedFile {
@@ -98,15 +107,17 @@ export class ReceiverState {
     } catch {
       return [];
     }
-    const esis: number[] = [];
-    let at = 0;
-    while (at + 8 <= buf.length) {
-      const len = buf.readUInt32BE(at + 4);
-      if (at + 8 + len > buf.length) break;
-      esis.push(buf.readUInt32BE(at));
-      at += 8 + len;
+    return recordEsis(buf);
+  }
+
+  /** Bytes in an object's log once everything queued so far is written. */
+  async logBytes(key: string): Promise<number> {
+    await this.flush(key);
+    try {
+      return (await stat(this.symbolLog(key))).size;
+    } catch {
+      return 0;
     }
-    return esis;
   }
 
   async dropSymbols(key: string): Promise<void> {
@@ -142,4 +153,17 @@ export class ReceiverState {
     }
     return out;
   }
+}
+
+/** ESIs of the whole records in a symbol log (a torn last record is ignored). */
+function recordEsis(buf: Buffer): number[] {
+  const esis: number[] = [];
+  let at = 0;
+  while (at + 8 <= buf.length) {
+    const len = buf.readUInt32BE(at + 4);
+    if (at + 8 + len > buf.length) break;
+    esis.push(buf.readUInt32BE(at));
+    at += 8 + len;
+  }
+  return esis;
 }

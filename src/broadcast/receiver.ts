@@ -33,6 +33,12 @@ export interface ReceiverOptions {
   recvBufferBytes?: number;
   /** Drops datagrams in user space before anything looks at them (tests, benches). */
   lossModel?: LossModel;
+  /**
+   * Bytes of symbols kept for TOIs no FDT has announced yet (default 32 MiB): a receiver that
+   * starts mid-carousel keeps what arrives before the next FDT, and drops it if the FDT does not
+   * list the object.
+   */
+  unannouncedBufferBytes?: number;
   /** Objects the caller wants; the rest of the FDT is ignored (default: all). */
   acceptObject?: (file: FdtFile) => boolean;
   pool?: FecWorkerPool;
@@ -141,6 +147,9 @@ export class FluteReceiver extends EventEmitter {
   private readonly fdtBuffers = new Map<number, { oti: Oti; symbols: Map<number, Uint8Array> }>();
   private readonly fdtSeen = new Set<number>();
   private completedFiles = new Map<string, CompletedFile>();
+  private readonly unannounced = new Map<number, AlcPacket[]>();
+  private unannouncedBytes = 0;
+  private readonly restoredFiles: ReceivedFile[] = [];
   private lastSequence?: number;
   private flushTimer?: NodeJS.Timeout;
   private sessionClosed = false;
@@ -179,6 +188,11 @@ export class FluteReceiver extends EventEmitter {
     const r = new FluteReceiver(options);
     await r.restore();
     if (listen) await r.listen();
+    // After the caller's continuation has attached its listeners.
+    setImmediate(() => {
+      for (const f of r.restoredFiles.splice(0)) r.emit('file', f);
+      if (r.isComplete()) r.emit('complete');
+    });
     return r;
   }
 
@@ -208,10 +222,7 @@ export class FluteReceiver extends EventEmitter {
     for (const file of this.files.values()) this.maybeAssemble(file);
     for (const done of this.completedFiles.values()) {
       const path = this.state.filePath(done.key);
-      if (await exists(path)) {
-        const restored: ReceivedFile = { ...done, path, restored: true };
-        setImmediate(() => this.emit('file', restored));
-      }
+      if (await exists(path)) this.restoredFiles.push({ ...done, path, restored: true });
     }
   }
 
@@ -303,6 +314,8 @@ export class FluteReceiver extends EventEmitter {
     }
     if (this.fdtSeen.has(id)) {
       this.counters.duplicate++;
+      // The FDT came round again and still does not list them: drop held unknown objects.
+      if (p.payloadId.esi === 0) this.releaseUnannounced();
       return;
     }
     let buf = this.fdtBuffers.get(id);
@@ -337,6 +350,7 @@ export class FluteReceiver extends EventEmitter {
     this.counters.fdtInstances++;
     this.track(this.state.saveFdt(id, bytes));
     this.applyFdt(id, fdt);
+    this.releaseUnannounced();
     this.emit('fdt', fdt);
   }
 
@@ -380,6 +394,29 @@ export class FluteReceiver extends EventEmitter {
     }
   }
 
+  private holdUnannounced(p: AlcPacket): void {
+    const cap = this.options.unannouncedBufferBytes ?? 32 * 1024 * 1024;
+    if (this.unannouncedBytes + p.symbol.length > cap) {
+      this.counters.unknownObject++;
+      return;
+    }
+    let list = this.unannounced.get(p.lct.toi);
+    if (!list) this.unannounced.set(p.lct.toi, (list = []));
+    list.push(p);
+    this.unannouncedBytes += p.symbol.length;
+  }
+
+  /** After an FDT: symbols of objects it lists are used, those of objects no FDT lists dropped. */
+  private releaseUnannounced(): void {
+    const held = [...this.unannounced.entries()];
+    this.unannounced.clear();
+    this.unannouncedBytes = 0;
+    for (const [toi, packets] of held) {
+      if (this.objects.has(toi)) for (const p of packets) this.onObjectPacket(p);
+      else this.counters.unknownObject += packets.length;
+    }
+  }
+
   private setOti(obj: ObjectState, oti: Oti): void {
     const scheme = fecSchemeById(oti.fecEncodingId);
     if (!scheme || scheme.unsupported(oti) || oti.transferLength !== obj.file.contentLength) {
@@ -395,7 +432,7 @@ export class FluteReceiver extends EventEmitter {
   private onObjectPacket(p: AlcPacket): void {
     const obj = this.objects.get(p.lct.toi);
     if (!obj) {
-      this.counters.unknownObject++;
+      this.holdUnannounced(p);
       return;
     }
     if (obj.state === 'refused') {
@@ -455,9 +492,10 @@ export class FluteReceiver extends EventEmitter {
   }
 
   private async decode(obj: ObjectState): Promise<void> {
-    await this.state.flush(obj.key);
+    const logBytes = await this.state.logBytes(obj.key);
     const result = await this.pool.run({
       type: 'decode',
+      logBytes,
       oti: obj.oti!,
       symbolLog: this.state.symbolLog(obj.key),
       outPath: this.state.objectPath(obj.key),
@@ -492,14 +530,15 @@ export class FluteReceiver extends EventEmitter {
         this.maybeDecode(obj);
         return;
       case 'corrupt':
-        // A forged or damaged symbol got in: start this object over from the next cycle.
+        // A forged or damaged symbol got in, and nothing says which: start this object over
+        // with what arrives from now on (the next cycle brings every symbol again).
         this.counters.corruptObjects++;
         this.options.logger?.warn(
           { toi: obj.file.toi },
           'decoded object failed its checksum; collecting again',
         );
-        await this.state.dropSymbols(obj.key);
         obj.esis.clear();
+        await this.state.dropSymbols(obj.key);
         obj.state = 'collecting';
         obj.nextAttemptAt = obj.k;
         return;
@@ -540,7 +579,6 @@ export class FluteReceiver extends EventEmitter {
       for (const p of parts) await this.state.dropObject(p.key);
     }
     if (this.closed) return;
-    file.state = 'done';
     this.counters.filesCompleted++;
     const done: CompletedFile = {
       key: file.key,
@@ -551,6 +589,8 @@ export class FluteReceiver extends EventEmitter {
     };
     this.completedFiles.set(file.key, done);
     await this.state.markCompleted(done);
+    // Done only now, so isComplete() never runs ahead of the 'file' events.
+    file.state = 'done';
     const received: ReceivedFile = { ...done, path: out, restored: false };
     this.emit('file', received);
     if (this.isComplete()) this.emit('complete');

@@ -209,6 +209,8 @@ export class CarouselSender extends EventEmitter {
   private socket?: Socket;
   private sequence = 0;
   private sendErrors = 0;
+  private inFlight = 0;
+  private drained?: () => void;
   private ownsPool: boolean;
 
   private constructor(
@@ -360,16 +362,22 @@ export class CarouselSender extends EventEmitter {
     return socket;
   }
 
-  private send(parts: Uint8Array[]): number {
+  private send(parts: Uint8Array[]): void {
     const socket = this.socket!;
-    let bytes = 0;
-    for (const p of parts) bytes += p.length;
     for (const d of this.options.destinations) {
+      this.inFlight++;
       socket.send(parts, d.port, d.address, (err) => {
         if (err) this.sendErrors++;
+        if (--this.inFlight === 0) this.drained?.();
       });
     }
-    return bytes;
+  }
+
+  /** Closing a socket drops datagrams still queued in it: wait for every send callback first. */
+  private async drain(): Promise<void> {
+    if (this.inFlight === 0) return;
+    await new Promise<void>((resolve) => (this.drained = resolve));
+    this.drained = undefined;
   }
 
   private fdtPackets(closeSession: boolean): Uint8Array[][] {
@@ -524,6 +532,7 @@ export class CarouselSender extends EventEmitter {
     } finally {
       stats.seconds = (performance.now() - started) / 1000;
       stats.bitsPerSecond = stats.seconds > 0 ? (stats.channelBytes * 8) / stats.seconds : 0;
+      await this.drain();
       await new Promise<void>((resolve) => this.socket!.close(() => resolve()));
       this.socket = undefined;
       stats.sendErrors = this.sendErrors;

@@ -85,7 +85,8 @@ function parseLog(buf: Buffer): Map<number, Uint8Array> {
 
 async function decode(req: DecodeRequest): Promise<DecodeResult> {
   const started = performance.now();
-  const symbols = parseLog(await readFile(req.symbolLog));
+  const log = await readFile(req.symbolLog);
+  const symbols = parseLog(req.logBytes === undefined ? log : log.subarray(0, req.logBytes));
   const { oti } = req;
   const t = oti.symbolSize;
   const k = Math.max(1, Math.ceil(oti.transferLength / t));

@@ -26,6 +26,8 @@ export interface DecodeRequest {
   oti: Oti;
   /** Symbol log written by the receiver (records: u32 ESI, u32 length, bytes). */
   symbolLog: string;
+  /** Read only this many bytes of the log (what the receiver had written when it asked). */
+  logBytes?: number;
   outPath: string;
   md5?: string;
   sha256?: string;
