@@ -2,6 +2,7 @@ import { Foundation1764345600000 } from './1764345600000-Foundation';
 import { Schools1764432000000 } from './1764432000000-Schools';
 import { SigningKeys1764518400000 } from './1764518400000-SigningKeys';
 import { Packaging1764604800000 } from './1764604800000-Packaging';
+import { AssignmentBulkWrites1764700000000 } from './1764700000000-AssignmentBulkWrites';
 
 /** Every migration, in order: the app, the CLI and the test template all run this list. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   Schools1764432000000,
   SigningKeys1764518400000,
   Packaging1764604800000,
+  AssignmentBulkWrites1764700000000,
 ];
