@@ -2,6 +2,7 @@ import { Foundation1764345600000 } from './1764345600000-Foundation';
 import { Schools1764432000000 } from './1764432000000-Schools';
 import { SigningKeys1764518400000 } from './1764518400000-SigningKeys';
 import { Packaging1764604800000 } from './1764604800000-Packaging';
+import { AssignmentBulkWrites1764700000000 } from './1764700000000-AssignmentBulkWrites';
 import { Delivery1764800000000 } from './1764800000000-Delivery';
 import { Coverage1764900000000 } from './1764900000000-Coverage';
 import { Broadcast1765000000000 } from './1765000000000-Broadcast';
@@ -12,6 +13,7 @@ export const MIGRATIONS = [
   Schools1764432000000,
   SigningKeys1764518400000,
   Packaging1764604800000,
+  AssignmentBulkWrites1764700000000,
   Delivery1764800000000,
   Coverage1764900000000,
   Broadcast1765000000000,

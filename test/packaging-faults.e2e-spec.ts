@@ -31,6 +31,8 @@ describe('packaging under faults', () => {
   beforeAll(async () => {
     t = await startTestApp({
       NEED_DEBOUNCE_SECONDS: '0',
+      // The Redis-loss test reconciles at once, before the lost need changes could age.
+      NEED_RECONCILE_AFTER_SECONDS: '0',
       ZSTD_LEVEL: '3',
       JOB_BACKOFF_SECONDS: '1',
       FFMPEG_TIMEOUT_SECONDS: '30',

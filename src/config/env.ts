@@ -34,6 +34,7 @@ export interface Env {
   enrollWindowSeconds: number;
   assignSyncLimit: number;
   needDebounceSeconds: number;
+  needReconcileAfterSeconds: number;
   corsOrigins: string[];
   trustProxy: boolean;
   logLevel: string;
@@ -242,6 +243,7 @@ export function loadEnv(source: Source = process.env): Env {
     enrollWindowSeconds: r.int('ENROLL_WINDOW_SECONDS', 900, 1, 86400),
     assignSyncLimit: r.int('ASSIGN_SYNC_LIMIT', 1000, 1, 1_000_000),
     needDebounceSeconds: r.int('NEED_DEBOUNCE_SECONDS', 5, 0, 3600),
+    needReconcileAfterSeconds: r.int('NEED_RECONCILE_AFTER_SECONDS', 300, 0, 86400),
     corsOrigins: r
       .string('CORS_ORIGINS', '')
       .split(',')

@@ -22,9 +22,13 @@ export class JobsRepository {
     return this.repo.findOneBy({ id });
   }
 
-  /** Only jobs enqueued with a record are tracked; internal fan-out jobs have none. */
-  async markActive(id: string, attempt: number): Promise<void> {
-    await this.repo.update({ id }, { state: 'active', attempts: attempt, error: null });
+  /**
+   * Only jobs enqueued with a record are tracked; internal fan-out jobs have none. Says whether
+   * the job has a record, so the processor leaves job_record alone for the others.
+   */
+  async markActive(id: string, attempt: number): Promise<boolean> {
+    const res = await this.repo.update({ id }, { state: 'active', attempts: attempt, error: null });
+    return (res.affected ?? 0) > 0;
   }
 
   async setProgress(id: string, progress: number): Promise<void> {

@@ -42,7 +42,8 @@ export function createQueueProcessor(
       const handler = this.handlers.get(job.name);
       if (!handler) throw new UnrecoverableError(`no handler for job ${job.name}`);
       const attempt = job.attemptsMade + 1;
-      await this.records.markActive(id, attempt);
+      // Scheduler runs and internal fan-out jobs (need changes, plans) have no record to keep.
+      const tracked = !job.repeatJobKey && (await this.records.markActive(id, attempt));
       let lastProgress = -1;
       const started = Date.now();
       try {
@@ -54,10 +55,10 @@ export function createQueueProcessor(
             if (value === lastProgress) return;
             lastProgress = value;
             await job.updateProgress(value);
-            await this.records.setProgress(id, value);
+            if (tracked) await this.records.setProgress(id, value);
           },
         });
-        await this.records.finish(id, 'completed', result, null);
+        if (tracked) await this.records.finish(id, 'completed', result, null);
         this.metrics.jobDuration.observe(
           { queue, job: job.name, result: 'completed' },
           (Date.now() - started) / 1000,
@@ -66,7 +67,8 @@ export function createQueueProcessor(
         return result;
       } catch (err) {
         const final = err instanceof UnrecoverableError || attempt >= (job.opts.attempts ?? 1);
-        await this.records.finish(id, final ? 'failed' : 'delayed', null, message(err));
+        if (tracked)
+          await this.records.finish(id, final ? 'failed' : 'delayed', null, message(err));
         this.metrics.jobDuration.observe(
           { queue, job: job.name, result: final ? 'failed' : 'retried' },
           (Date.now() - started) / 1000,

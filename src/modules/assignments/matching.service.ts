@@ -13,15 +13,17 @@ import { SchoolEventsService } from '../schools/school-events.service';
 import { ProposalView } from './assignments.dto';
 import {
   CandidateIndex,
-  CatalogCourse,
-  CatalogLesson,
   MatchSchool,
   Proposal,
+  ProposedAssignment,
+  assignmentsFor,
   gapKey,
   matchSchool,
 } from './matching';
+import { GapSchoolRow, MatchingRepository } from './matching.repository';
 
-const BATCH = 2000;
+const BATCH = 1000;
+const WRITERS = 2;
 const RESULT_PROPOSALS = 1000;
 
 export interface MatchResult {
@@ -58,6 +60,7 @@ export class MatchingService implements OnModuleInit {
     private readonly auth: AuthService,
     private readonly regions: RegionsService,
     private readonly events: SchoolEventsService,
+    private readonly repo: MatchingRepository,
   ) {}
 
   onModuleInit(): void {
@@ -89,13 +92,9 @@ export class MatchingService implements OnModuleInit {
     const scope = await this.regions.scopePath(p);
     const region = payload.regionId ? await this.regions.findById(payload.regionId) : null;
     const paths = [scope, region?.path ?? null].filter((x): x is string => x !== null);
-    const index = new CandidateIndex(await this.loadLessons(), await this.loadCourses());
-    const [{ total }] = await this.ds.query<{ total: number }[]>(
-      `SELECT count(*)::int AS total FROM school s JOIN region r ON r.id = s.region_id
-       WHERE r.path LIKE ALL($1::text[]) AND EXISTS (SELECT 1 FROM school_gap g WHERE g.school_id = s.id)`,
-      [paths.map((x) => `${x}%`)],
-    );
-    await this.ds.query(`DELETE FROM match_proposal WHERE job_id = $1`, [jobId]);
+    const index = new CandidateIndex(await this.repo.publishedLessons(), await this.repo.courses());
+    const total = await this.repo.countGapSchools(paths);
+    await this.repo.clearProposals(jobId);
     const result: MatchResult = {
       dryRun: payload.dryRun,
       gaps: 0,
@@ -104,52 +103,111 @@ export class MatchingService implements OnModuleInit {
       proposals: [],
       proposalsTotal: 0,
     };
+    // Batches are written while the next ones are read and matched, on WRITERS connections:
+    // PostgreSQL checks each row's foreign keys and indexes on more than one core, Node matches.
+    const writer = new Overlapped(WRITERS);
     let after = '00000000-0000-0000-0000-000000000000';
-    let done = 0;
-    // Need changes are recorded with each batch but fanned out once the matching is done, so
-    // planning thousands of schools does not compete with the matching itself.
-    const changed = new Set<string>();
-    for (;;) {
-      const schools = await this.loadSchools(paths, after, index);
-      if (schools.length === 0) break;
-      after = schools[schools.length - 1].id;
-      const proposals = schools.flatMap((s) => matchSchool(index, s));
-      for (const s of schools) {
-        result.gaps += s.gaps.length;
-        result.filled += s.gaps.filter((g) => s.covered.has(gapKey(g.subject, g.grade))).length;
+    let matched = 0;
+    let written = 0;
+    const startedAt = performance.now();
+    // Where the time goes, for the log (writing overlaps reading and matching).
+    const ms = { read: 0, match: 0, write: 0, waitForWrite: 0 };
+    let t = performance.now();
+    const peakMem: Record<string, number> = {};
+    const lap = (phase: keyof typeof ms) => {
+      const now = performance.now();
+      ms[phase] += now - t;
+      t = now;
+    };
+    try {
+      for (;;) {
+        const rows = await this.repo.gapSchoolsAfter(paths, after, BATCH);
+        lap('read');
+        if (rows.length === 0) break;
+        after = rows[rows.length - 1].id;
+        const proposals: Proposal[] = [];
+        // Only what the batch's assignments are made from is kept while it is written.
+        const assigned = new Map<string, string[]>();
+        for (const row of rows) {
+          const school = toMatchSchool(row, index);
+          result.gaps += school.gaps.length;
+          result.filled += school.gaps.filter((g) =>
+            school.covered.has(gapKey(g.subject, g.grade)),
+          ).length;
+          const made = matchSchool(index, school);
+          for (const prop of made) proposals.push(prop);
+          if (made.length > 0 && row.assigned.length > 0) assigned.set(row.id, row.assigned);
+        }
+        result.filled += proposals.length;
+        for (const prop of proposals) {
+          if (result.proposals.length >= RESULT_PROPOSALS) break;
+          result.proposals.push(toView(prop));
+        }
+        const offset = result.proposalsTotal;
+        result.proposalsTotal += proposals.length;
+        const schools = rows.length;
+        matched += schools;
+        // Need changes are recorded with each batch; their folds (and the packaging plans after
+        // them) are held back until about when the matching will be done, so planning thousands
+        // of schools does not compete with the matching itself.
+        const hold = holdSeconds(performance.now() - startedAt, matched, total);
+        lap('match');
+        await writer.add(async () => {
+          const started = performance.now();
+          const w = await this.write(jobId, offset, proposals, assigned, payload.dryRun, p.id);
+          ms.write += performance.now() - started;
+          result.created += w.created;
+          written += schools;
+          await this.events.scheduleAfter(w.schoolIds, hold);
+        });
+        lap('waitForWrite');
+        const mu = process.memoryUsage();
+        for (const k of ['rss', 'heapUsed', 'heapTotal', 'external', 'arrayBuffers'] as const) {
+          peakMem[k] = Math.max(peakMem[k] ?? 0, Math.round(mu[k] / 1048576));
+        }
+        await progress((written / Math.max(1, total)) * 99);
       }
-      result.filled += proposals.length;
-      await this.store(jobId, result.proposalsTotal, proposals);
-      for (const prop of proposals) {
-        if (result.proposals.length < RESULT_PROPOSALS) result.proposals.push(toView(prop));
-      }
-      result.proposalsTotal += proposals.length;
-      if (!payload.dryRun) result.created += await this.apply(proposals, p.id, changed);
-      done += schools.length;
-      await progress((done / Math.max(1, total)) * 99);
+      await writer.drain();
+      lap('waitForWrite');
+    } finally {
+      await writer.settle();
     }
-    await this.events.schedule([...changed]);
-    this.logger.log({ jobId, ...result, proposals: undefined }, 'gap matching done');
+    const millis = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, Math.round(v)]));
+    this.logger.log(
+      { jobId, ...result, proposals: undefined, millis, peakMem },
+      'gap matching done',
+    );
     return result;
+  }
+
+  /** One batch in one transaction: its proposals, and when applying, its assignments. */
+  private write(
+    jobId: string,
+    offset: number,
+    proposals: Proposal[],
+    assigned: Map<string, string[]>,
+    dryRun: boolean,
+    userId: string,
+  ): Promise<{ created: number; schoolIds: string[] }> {
+    return this.ds.transaction(async (em) => {
+      await this.repo.storeProposals(em, jobId, offset, proposals);
+      if (dryRun) return { created: 0, schoolIds: [] };
+      const made = await this.repo.createGapAssignments(
+        em,
+        () => batchAssignments(proposals, assigned),
+        userId,
+      );
+      await this.events.record(made.schoolIds, 'assignment.created', { via: 'gap-match' }, em);
+      return made;
+    });
   }
 
   async proposals(p: Principal, jobId: string, query: PageQuery): Promise<Page<ProposalView>> {
     await this.jobs.view(p, jobId);
-    const rows = await this.ds.query<
-      {
-        school_id: string;
-        subject: string;
-        grade: number;
-        lesson_id: string | null;
-        course_id: string | null;
-        score: number;
-        reason: string;
-        total: number;
-      }[]
-    >(
-      `SELECT *, count(*) OVER ()::int AS total FROM match_proposal WHERE job_id = $1
-       ORDER BY seq LIMIT $2 OFFSET $3`,
-      [jobId, query.pageSize, (query.page - 1) * query.pageSize],
+    const rows = await this.repo.proposalsPage(
+      jobId,
+      query.pageSize,
+      (query.page - 1) * query.pageSize,
     );
     return page(
       rows.map((r) => ({
@@ -165,150 +223,82 @@ export class MatchingService implements OnModuleInit {
       query,
     );
   }
+}
 
-  private async loadLessons(): Promise<CatalogLesson[]> {
-    const rows = await this.ds.query<
-      {
-        id: string;
-        subject: string;
-        grades: number[];
-        language: string;
-        teacherless_ready: boolean;
-        published_at: Date;
-        bytes: string;
-      }[]
-    >(
-      `SELECT l.id, l.subject, l.grades, l.language, l.teacherless_ready, lv.published_at,
-              coalesce((SELECT sum(f.size) FROM lesson_file f
-                        WHERE f.lesson_id = l.id AND f.version = l.published_version), 0) AS bytes
-       FROM lesson l JOIN lesson_version lv ON lv.lesson_id = l.id AND lv.version = l.published_version
-       WHERE l.status = 'active' AND l.published_version IS NOT NULL`,
-    );
-    return rows.map((r) => ({
-      id: r.id,
-      subject: r.subject,
-      grades: r.grades,
-      language: r.language,
-      teacherlessReady: r.teacherless_ready,
-      publishedAt: r.published_at.getTime(),
-      bytes: Number(r.bytes),
-    }));
+/** The assignments applying a batch's proposals makes, school by school (proposals come so). */
+function* batchAssignments(
+  proposals: Proposal[],
+  assigned: Map<string, string[]>,
+): Generator<ProposedAssignment> {
+  for (let i = 0, j = 0; i < proposals.length; i = j) {
+    const schoolId = proposals[i].schoolId;
+    while (j < proposals.length && proposals[j].schoolId === schoolId) j++;
+    yield* assignmentsFor(proposals.slice(i, j), new Set(assigned.get(schoolId)));
+  }
+}
+
+/** The time the rest of the schools will take at the pace so far, with a margin. */
+function holdSeconds(elapsedMs: number, matched: number, total: number): number {
+  const left = Math.max(0, total - matched);
+  return Math.min(3600, Math.ceil((1.5 * elapsedMs * left) / Math.max(1, matched) / 1000));
+}
+
+/** A school row as the pure matching sees it: what its live assignments already cover and use. */
+function toMatchSchool(row: GapSchoolRow, index: CandidateIndex): MatchSchool {
+  const covered = new Set<string>();
+  let usedBytes = 0;
+  for (const lessonId of row.assigned) {
+    const lesson = index.lessons.get(lessonId);
+    if (!lesson) continue;
+    usedBytes += lesson.bytes;
+    for (const grade of lesson.grades) covered.add(gapKey(lesson.subject, grade));
+  }
+  return {
+    id: row.id,
+    languages: row.languages,
+    capacityBytes: row.storageCapacityMb * 1024 * 1024,
+    usedBytes,
+    gaps: row.gaps.map((g) => {
+      const [subject, grade] = g.split(':');
+      return { subject, grade: Number(grade) };
+    }),
+    covered,
+  };
+}
+
+/**
+ * Runs up to `limit` async steps at once while the caller prepares the next: `add` waits for a
+ * free place and starts the step. The first failure fails the next `add` or `drain`; `settle`
+ * waits for whatever still runs, so nothing is left writing after the caller gave up.
+ */
+class Overlapped {
+  private readonly running = new Set<Promise<void>>();
+  private failure: { err: unknown } | null = null;
+
+  constructor(private readonly limit: number) {}
+
+  async add(step: () => Promise<void>): Promise<void> {
+    this.rethrow();
+    while (this.running.size >= this.limit) await Promise.race(this.running);
+    this.rethrow();
+    const run: Promise<void> = step()
+      .catch((err: unknown) => {
+        this.failure ??= { err };
+      })
+      .finally(() => this.running.delete(run));
+    this.running.add(run);
   }
 
-  private async loadCourses(): Promise<CatalogCourse[]> {
-    const rows = await this.ds.query<
-      { id: string; subject: string; grade: number; lesson_ids: string[] }[]
-    >(`SELECT id, subject, grade, lesson_ids FROM course`);
-    return rows.map((r) => ({
-      id: r.id,
-      subject: r.subject,
-      grade: r.grade,
-      lessonIds: r.lesson_ids,
-    }));
+  async drain(): Promise<void> {
+    await Promise.all(this.running);
+    this.rethrow();
   }
 
-  private async loadSchools(
-    paths: string[],
-    after: string,
-    index: CandidateIndex,
-  ): Promise<MatchSchool[]> {
-    const rows = await this.ds.query<
-      {
-        id: string;
-        languages: string[];
-        storage_capacity_mb: number;
-        gaps: string[];
-        assigned: string[] | null;
-      }[]
-    >(
-      `SELECT s.id, s.languages, s.storage_capacity_mb,
-              (SELECT array_agg(g.subject || ':' || g.grade) FROM school_gap g WHERE g.school_id = s.id) AS gaps,
-              (SELECT array_agg(a.lesson_id) FROM assignment a
-               WHERE a.school_id = s.id AND a.revoked_at IS NULL) AS assigned
-       FROM school s JOIN region r ON r.id = s.region_id
-       WHERE s.id > $1 AND r.path LIKE ALL($2::text[])
-         AND EXISTS (SELECT 1 FROM school_gap g WHERE g.school_id = s.id)
-       ORDER BY s.id LIMIT $3`,
-      [after, paths.map((x) => `${x}%`), BATCH],
-    );
-    return rows.map((r) => {
-      const covered = new Set<string>();
-      let usedBytes = 0;
-      for (const lessonId of r.assigned ?? []) {
-        const lesson = index.lessons.get(lessonId);
-        if (!lesson) continue;
-        usedBytes += lesson.bytes;
-        for (const grade of lesson.grades) covered.add(gapKey(lesson.subject, grade));
-      }
-      return {
-        id: r.id,
-        languages: r.languages,
-        capacityBytes: r.storage_capacity_mb * 1024 * 1024,
-        usedBytes,
-        gaps: r.gaps.map((g) => {
-          const [subject, grade] = g.split(':');
-          return { subject, grade: Number(grade) };
-        }),
-        covered,
-      };
-    });
+  async settle(): Promise<void> {
+    await Promise.all(this.running);
   }
 
-  private async store(jobId: string, offset: number, proposals: Proposal[]): Promise<void> {
-    if (proposals.length === 0) return;
-    await this.ds.query(
-      `INSERT INTO match_proposal (job_id, seq, school_id, subject, grade, lesson_id, course_id, score, reason)
-       SELECT $1, * FROM unnest($2::int[], $3::uuid[], $4::text[], $5::int[], $6::uuid[], $7::uuid[], $8::real[], $9::text[])`,
-      [
-        jobId,
-        proposals.map((_, i) => offset + i + 1),
-        proposals.map((x) => x.schoolId),
-        proposals.map((x) => x.subject),
-        proposals.map((x) => x.grade),
-        proposals.map((x) => x.candidate.lessonId),
-        proposals.map((x) => x.candidate.courseId),
-        proposals.map((x) => x.candidate.score),
-        proposals.map((x) => x.candidate.reason),
-      ],
-    );
-  }
-
-  private async apply(
-    proposals: Proposal[],
-    userId: string,
-    changed: Set<string>,
-  ): Promise<number> {
-    const rows = proposals.flatMap((x) =>
-      x.candidate.lessonIds.map((lessonId) => ({
-        schoolId: x.schoolId,
-        lessonId,
-        courseId: x.candidate.courseId,
-        reason: `gap ${x.subject} grade ${x.grade}: ${x.candidate.reason}`,
-        score: x.candidate.score,
-      })),
-    );
-    if (rows.length === 0) return 0;
-    const created = await this.ds.transaction(async (em) => {
-      const inserted = await em.query<{ school_id: string }[]>(
-        `INSERT INTO assignment (school_id, lesson_id, course_id, source, reason, score, created_by)
-         SELECT x.s, x.l, x.c, 'gap-match', x.r, x.sc, $6::uuid
-         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::real[]) AS x(s, l, c, r, sc)
-         ON CONFLICT (school_id, lesson_id) WHERE revoked_at IS NULL DO NOTHING
-         RETURNING school_id`,
-        [
-          rows.map((r) => r.schoolId),
-          rows.map((r) => r.lessonId),
-          rows.map((r) => r.courseId),
-          rows.map((r) => r.reason),
-          rows.map((r) => r.score),
-          userId,
-        ],
-      );
-      const schools = [...new Set(inserted.map((r) => r.school_id))];
-      await this.events.record(schools, 'assignment.created', { via: 'gap-match' }, em);
-      return { count: inserted.length, schools };
-    });
-    created.schools.forEach((id) => changed.add(id));
-    return created.count;
+  private rethrow(): void {
+    if (this.failure) throw this.failure.err;
   }
 }

@@ -51,6 +51,7 @@ export const gapKey = (subject: string, grade: number) => `${subject}:${grade}`;
 /** Ranked candidates per (subject, grade, language), best first. */
 export class CandidateIndex {
   private readonly byKey = new Map<string, Candidate[]>();
+  private readonly ranked = new Map<string, Candidate[]>();
   readonly lessons = new Map<string, CatalogLesson>();
 
   constructor(lessons: CatalogLesson[], courses: CatalogCourse[]) {
@@ -112,13 +113,23 @@ export class CandidateIndex {
     }
   }
 
-  /** Candidates for a gap in any of the school's languages, its first language preferred on ties. */
-  forGap(subject: string, grade: number, languages: string[]): Candidate[] {
-    const all = languages.flatMap((language, rank) =>
-      (this.byKey.get(`${gapKey(subject, grade)}@${language}`) ?? []).map((c) => ({ c, rank })),
-    );
-    all.sort((a, b) => b.c.score - a.c.score || a.rank - b.rank);
-    return all.map((x) => x.c);
+  /**
+   * Candidates for a gap in any of the school's languages, its first language preferred on ties.
+   * Thousands of schools share a (subject, grade, languages) key, so each ranking is made once;
+   * the list returned is shared and must not be changed.
+   */
+  forGap(subject: string, grade: number, languages: readonly string[]): readonly Candidate[] {
+    const key = `${gapKey(subject, grade)}@${languages.join(',')}`;
+    let ranked = this.ranked.get(key);
+    if (!ranked) {
+      const all = languages.flatMap((language, rank) =>
+        (this.byKey.get(`${gapKey(subject, grade)}@${language}`) ?? []).map((c) => ({ c, rank })),
+      );
+      all.sort((a, b) => b.c.score - a.c.score || a.rank - b.rank);
+      ranked = all.map((x) => x.c);
+      this.ranked.set(key, ranked);
+    }
+    return ranked;
   }
 }
 
@@ -145,4 +156,41 @@ export function matchSchool(index: CandidateIndex, school: MatchSchool): Proposa
     }
   }
   return proposals;
+}
+
+/** One (school, lesson) assignment that applying a proposal makes. */
+export interface ProposedAssignment {
+  schoolId: string;
+  lessonId: string;
+  courseId: string | null;
+  reason: string;
+  score: number;
+}
+
+/**
+ * The assignments applying one school's proposals creates: one per lesson of each candidate,
+ * leaving out lessons the school already has a live assignment for and lessons an earlier
+ * proposal already brings (the first one is kept, with its reason and score).
+ */
+export function assignmentsFor(
+  proposals: readonly Proposal[],
+  assigned: ReadonlySet<string>,
+): ProposedAssignment[] {
+  const made = new Set<string>();
+  const out: ProposedAssignment[] = [];
+  for (const p of proposals) {
+    const reason = `gap ${p.subject} grade ${p.grade}: ${p.candidate.reason}`;
+    for (const lessonId of p.candidate.lessonIds) {
+      if (assigned.has(lessonId) || made.has(`${p.schoolId}/${lessonId}`)) continue;
+      made.add(`${p.schoolId}/${lessonId}`);
+      out.push({
+        schoolId: p.schoolId,
+        lessonId,
+        courseId: p.candidate.courseId,
+        reason,
+        score: p.candidate.score,
+      });
+    }
+  }
+  return out;
 }

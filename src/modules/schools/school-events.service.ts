@@ -96,6 +96,14 @@ export class SchoolEventsService implements OnModuleInit, OnApplicationBootstrap
     }
   }
 
+  /**
+   * Like `schedule`, for a writer that goes on changing other schools for a while: the fold
+   * waits `holdSeconds` more than the debounce, so it does not compete with that writer.
+   */
+  async scheduleAfter(schoolIds: string[], holdSeconds: number): Promise<void> {
+    await this.schedule(schoolIds, this.env.needDebounceSeconds + Math.max(0, holdSeconds));
+  }
+
   async emit(
     schoolIds: string[],
     kind: NeedChange,
@@ -126,10 +134,17 @@ export class SchoolEventsService implements OnModuleInit, OnApplicationBootstrap
     });
   }
 
-  /** Schools whose events were never folded (Redis lost the jobs): schedule them again. */
+  /**
+   * Schools whose events were never folded (Redis lost the jobs): schedule them again. Younger
+   * events are left alone: their debounced job may still be waiting, or their writer (a gap
+   * matching over thousands of schools) schedules them once it is done, and folding them early
+   * would compete with it.
+   */
   async reschedulePending(): Promise<number> {
     const rows = await this.ds.query<{ school_id: string }[]>(
-      `SELECT DISTINCT school_id FROM school_event WHERE processed_at IS NULL`,
+      `SELECT DISTINCT school_id FROM school_event
+       WHERE processed_at IS NULL AND created_at < now() - make_interval(secs => $1)`,
+      [this.env.needReconcileAfterSeconds],
     );
     // These already waited at least one debounce period: fold them now.
     await this.schedule(
