@@ -44,6 +44,7 @@ describe('broadcast journey: planned, sent by the broadcast role, received by sc
   let bureau: Actor;
   let work: string;
   let ports: number[];
+  const children: import('node:child_process').ChildProcess[] = [];
   const as = (a: Actor) => ({ Authorization: `Bearer ${a.token}` });
 
   beforeAll(async () => {
@@ -62,6 +63,7 @@ describe('broadcast journey: planned, sent by the broadcast role, received by sc
     bureau = await createBureauUser(t, admin);
   });
   afterAll(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     await t.close();
     await rm(work, { recursive: true, force: true });
   });
@@ -101,24 +103,6 @@ describe('broadcast journey: planned, sent by the broadcast role, received by sc
         .expect(201);
       schools.push(res.body.id as string);
     }
-    const lessons: string[] = [];
-    for (let i = 0; i < 2; i++) {
-      const lesson = await createLesson(t, bureau, { subject: 'english', grades: [3] });
-      await t
-        .http()
-        .post(`/api/v1/lessons/${lesson.id}/files`)
-        .set(as(bureau))
-        .attach('file', pdf(3_000_000 + i * 500_000, i), `unit-${i}.pdf`)
-        .expect(201);
-      await t.http().post(`/api/v1/lessons/${lesson.id}/publish`).set(as(bureau)).expect(200);
-      await t
-        .http()
-        .post('/api/v1/assignments')
-        .set(as(bureau))
-        .send({ lessonId: lesson.id, schoolIds: schools, dueDate: '2027-03-01' })
-        .expect(201);
-      lessons.push(lesson.id);
-    }
     const dirs = schools.map((_, i) => join(work, `agent-${i}`));
     for (let i = 0; i < schools.length; i++) {
       const code = (
@@ -140,14 +124,6 @@ describe('broadcast journey: planned, sent by the broadcast role, received by sc
       ]);
       expect({ code: enrolled.code, err: enrolled.stderr.slice(-500) }).toMatchObject({ code: 0 });
     }
-    await until('unicast bundles', async () => {
-      const res = await t
-        .http()
-        .get(`/api/v1/bundles?schoolId=${schools[2]}&state=ready`)
-        .set(as(admin));
-      return res.body.items.length > 0 ? true : undefined;
-    });
-
     // The receivers listen before the carousel starts; the third sits under a storm.
     const losses = ['5', '5', '60'];
     const done = dirs.map((dir, i) => {
@@ -172,6 +148,7 @@ describe('broadcast journey: planned, sent by the broadcast role, received by sc
         '--loss-seed',
         String(i + 1),
       ]);
+      children.push(child);
       let stderr = '';
       child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
       return new Promise<{ code: number | null; stderr: string }>((resolve) =>
@@ -179,11 +156,40 @@ describe('broadcast journey: planned, sent by the broadcast role, received by sc
       );
     });
     await new Promise((r) => setTimeout(r, 1000));
-    const job = await t.http().post('/api/v1/broadcast/plan').set(as(admin)).expect(202);
-    expect((await waitForJob(t, admin, job.body.jobId as string)).result).toMatchObject({
-      broadcastItems: 2,
-      schoolsReplanned: 3,
+    const lessons: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const lesson = await createLesson(t, bureau, { subject: 'english', grades: [3] });
+      await t
+        .http()
+        .post(`/api/v1/lessons/${lesson.id}/files`)
+        .set(as(bureau))
+        .attach('file', pdf(3_000_000 + i * 500_000, i), `unit-${i}.pdf`)
+        .expect(201);
+      await t.http().post(`/api/v1/lessons/${lesson.id}/publish`).set(as(bureau)).expect(200);
+      await t
+        .http()
+        .post('/api/v1/assignments')
+        .set(as(bureau))
+        .send({ lessonId: lesson.id, schoolIds: schools, dueDate: '2027-03-01' })
+        .expect(201);
+      lessons.push(lesson.id);
+    }
+    await until('unicast bundles', async () => {
+      const res = await t
+        .http()
+        .get(`/api/v1/bundles?schoolId=${schools[2]}&state=ready`)
+        .set(as(admin));
+      return res.body.items.length > 0 ? true : undefined;
     });
+
+    // Planning runs on the reconcile timer too; asking again changes nothing.
+    const job = await t.http().post('/api/v1/broadcast/plan').set(as(admin)).expect(202);
+    expect((await waitForJob(t, admin, job.body.jobId as string)).state).toBe('completed');
+    const decisions = (
+      await t.http().get('/api/v1/broadcast/decisions?via=broadcast').set(as(admin)).expect(200)
+    ).body.items as { lessonId: string; schools: number; reason: string }[];
+    expect(decisions.map((d) => d.lessonId).sort()).toEqual([...lessons].sort());
+    expect(decisions.every((d) => d.schools === 3 && d.reason === 'broadcast_cheaper')).toBe(true);
 
     const results = await Promise.all(done);
     results.forEach((r, i) =>
