@@ -162,7 +162,7 @@ class Session {
       return heard > 0 && Date.now() - heardAt >= opts.idleMs;
     };
     try {
-      while (!closed && Date.now() < deadline && !silent() && !(await this.complete())) {
+      while (!closed && Date.now() < deadline && !silent() && !(await this.done())) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
           setTimeout(resolve, Math.min(1000, Math.max(0, deadline - Date.now())));
@@ -277,6 +277,14 @@ class Session {
         'bundle received by broadcast',
       );
     }
+  }
+
+  /**
+   * Nothing left to hear: a manifest that offers bundles, and every lesson installed. A manifest
+   * with nothing to install yet does not end the reception: the carousel may bring a newer one.
+   */
+  private async done(): Promise<boolean> {
+    return (this.verified?.payload.bundles.length ?? 0) > 0 && (await this.complete());
   }
 
   private async complete(): Promise<boolean> {
