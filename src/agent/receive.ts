@@ -162,7 +162,7 @@ class Session {
       return heard > 0 && Date.now() - heardAt >= opts.idleMs;
     };
     try {
-      while (!closed && Date.now() < deadline && !silent() && !(await this.complete())) {
+      while (!closed && Date.now() < deadline && !silent() && !(await this.done())) {
         await new Promise<void>((resolve) => {
           this.wake = resolve;
           setTimeout(resolve, Math.min(1000, Math.max(0, deadline - Date.now())));
@@ -188,15 +188,14 @@ class Session {
     return this.finish({ expected: stats.received + stats.lost, received: stats.received });
   }
 
-  /** Only the own school's manifest and bundles it lists (any bundle while no manifest is known). */
+  /**
+   * The own school's manifest, and bundles: a bundle may come before the manifest that lists it,
+   * so it is decoded, kept aside, and installed only once a signed manifest lists its sha256.
+   */
   private accept(f: FdtFile): boolean {
     const name = parseBroadcastLocation(f.part?.fileLocation ?? f.contentLocation);
     if (name.kind === 'manifest') return name.schoolId === this.ctx.config.schoolId;
-    if (name.kind === 'bundle') {
-      if (!this.verified) return true;
-      return this.verified.payload.bundles.some((b) => b.id === name.bundleId);
-    }
-    return false;
+    return name.kind === 'bundle';
   }
 
   private async onFile(f: ReceivedFile): Promise<void> {
@@ -245,18 +244,20 @@ class Session {
     log.info({ version: verified.payload.version }, 'signed manifest received by broadcast');
   }
 
-  private async installPending(): Promise<void> {
+  /** Installs the bundles a verified manifest lists; `final`: drops the ones none does. */
+  private async installPending(final = false): Promise<void> {
     const { log, library, objects } = this.ctx;
     const verified = this.verified;
     if (!verified) return;
     for (const [bundleId, f] of [...this.pending]) {
-      this.pending.delete(bundleId);
       const listed = verified.payload.bundles.find((b) => b.id === bundleId);
+      if (!listed && !final) continue;
+      this.pending.delete(bundleId);
       const sha = await sha256File(f.path);
       if (!listed || listed.sha256 !== sha) {
         log.warn(
           { bundleId, sha256: sha },
-          'ignored: the signed manifest does not list this bundle',
+          'ignored: the signed manifest does not list this bundle; nothing installed',
         );
         await unlink(f.path).catch(() => undefined);
         continue;
@@ -278,6 +279,14 @@ class Session {
     }
   }
 
+  /**
+   * Nothing left to hear: a manifest that offers bundles, and every lesson installed. A manifest
+   * with nothing to install yet does not end the reception: the carousel may bring a newer one.
+   */
+  private async done(): Promise<boolean> {
+    return (this.verified?.payload.bundles.length ?? 0) > 0 && (await this.complete());
+  }
+
   private async complete(): Promise<boolean> {
     if (!this.verified) return false;
     const index = await this.ctx.library.index();
@@ -288,6 +297,7 @@ class Session {
   private async finish(symbols: { expected: number; received: number }): Promise<number> {
     const { ctx, opts } = this;
     await this.refreshFromServer();
+    await this.installPending(true);
     const verified = this.verified;
     if (!verified) {
       throw new AgentError(
