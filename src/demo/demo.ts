@@ -246,7 +246,7 @@ async function main(): Promise<void> {
   const host = env.host === '0.0.0.0' ? 'localhost' : env.host;
   console.log('');
   say(`the dashboard: http://${host}:${env.port}/`);
-  say(`  administrator: ${env.adminEmail} (password: ADMIN_PASSWORD in .env)`);
+  say(`  administrator: ${env.adminEmail} (ADMIN_EMAIL; password: ADMIN_PASSWORD in .env)`);
   if (seeded) {
     say(`  bureau user:   ${seeded.bureauUser.email} / ${seeded.bureauUser.password}`);
   }
