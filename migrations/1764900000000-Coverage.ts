@@ -200,11 +200,34 @@ export class Coverage1764900000000 implements MigrationInterface {
          REFERENCING ${refs} FOR EACH STATEMENT EXECUTE FUNCTION ${m.fn}()`,
       );
     }
+    // Deliveries (bytes sent, failed and delivering states) come with the terminal sync; its
+    // migration is older than this one, so the table exists here once that feature is in.
+    for (const [event, fn, refs] of [
+      ['INSERT', 'coverage_mark_new', 'NEW TABLE AS new_rows'],
+      ['UPDATE', 'coverage_mark_new', 'OLD TABLE AS old_rows NEW TABLE AS new_rows'],
+      ['DELETE', 'coverage_mark_old', 'OLD TABLE AS old_rows'],
+    ]) {
+      await q.query(`
+        DO $$ BEGIN
+          IF to_regclass('delivery') IS NOT NULL THEN
+            CREATE TRIGGER coverage_delivery_${event.toLowerCase()} AFTER ${event} ON delivery
+              REFERENCING ${refs} FOR EACH STATEMENT EXECUTE FUNCTION ${fn}();
+          END IF;
+        END $$`);
+    }
     // Schools that exist before this migration are rolled up by the first refresh.
     await q.query(`INSERT INTO coverage_dirty (school_id) SELECT id FROM school`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    for (const event of ['insert', 'update', 'delete']) {
+      await q.query(`
+        DO $$ BEGIN
+          IF to_regclass('delivery') IS NOT NULL THEN
+            DROP TRIGGER IF EXISTS coverage_delivery_${event} ON delivery;
+          END IF;
+        END $$`);
+    }
     for (const m of MARKERS) {
       await q.query(
         `DROP TRIGGER IF EXISTS coverage_${m.table}_${m.event.toLowerCase()} ON ${m.table}`,

@@ -382,6 +382,15 @@ describe('coverage: rollups, scoping, CSV and metrics', () => {
       covered: '1',
       lessonsInstalled: '1',
     });
+    // Nothing matches: still a header naming every column.
+    const none = await t
+      .http()
+      .get(`/api/v1/coverage/schools?regionId=${region.county2.id}&status=late&format=csv`)
+      .set(as(admin))
+      .expect(200);
+    expect(parseCsv(none.text)).toEqual([
+      expect.arrayContaining(['asOf', 'id', 'name', 'terminalsSeen24h', 'statusLate']),
+    ]);
     // JSON stays the default for browsers and clients that accept anything.
     const json = await t
       .http()
@@ -465,6 +474,17 @@ describe('coverage: rollups, scoping, CSV and metrics', () => {
       }
       if (Date.now() - started > 30_000) throw new Error('the refresh job never folded it in');
       await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+
+  it('documents every coverage route in the OpenAPI document', async () => {
+    const doc = (await t.http().get('/docs-json').expect(200)).body as {
+      paths: Record<string, Record<string, Json>>;
+    };
+    for (const route of ['summary', 'regions', 'subjects', 'schools']) {
+      const op = doc.paths[`/api/v1/coverage/${route}`]?.get;
+      expect(op).toBeDefined();
+      expect(Object.keys(op.responses as Json)).toEqual(expect.arrayContaining(['200', '404']));
     }
   });
 

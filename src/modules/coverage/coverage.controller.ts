@@ -19,8 +19,8 @@ import {
   CoverageSummaryView,
   RegionScopeQuery,
 } from './coverage.dto';
-import { CoverageService } from './coverage.service';
-import { toCsv } from './csv';
+import { CSV_TEMPLATES, CoverageService } from './coverage.service';
+import { flatten, toCsv } from './csv';
 
 /** CSV when asked by ?format=csv or by an Accept header that prefers text/csv. */
 function wantsCsv(req: Request, format: string | undefined): boolean {
@@ -28,11 +28,16 @@ function wantsCsv(req: Request, format: string | undefined): boolean {
   return req.accepts(['application/json', 'text/csv']) === 'text/csv';
 }
 
-function sendCsv(res: Response, name: string, rows: object[]): string {
+function sendCsv(
+  res: Response,
+  name: keyof typeof CSV_TEMPLATES | 'summary',
+  rows: object[],
+): string {
   res.setHeader('Content-Type', 'text/csv; charset=utf-8');
   res.setHeader('Content-Disposition', `attachment; filename="coverage-${name}.csv"`);
   // A byte order mark so spreadsheet programs read the Chinese names as UTF-8.
-  return `\uFEFF${toCsv(rows)}`;
+  const columns = name === 'summary' ? undefined : Object.keys(flatten(CSV_TEMPLATES[name]));
+  return `\uFEFF${toCsv(rows, columns)}`;
 }
 
 const CSV_NOTE =

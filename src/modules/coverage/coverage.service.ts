@@ -85,6 +85,23 @@ function schoolRow(r: SchoolRow): CoverageSchoolRow {
   };
 }
 
+const NO_FIGURES = {} as FigureRow;
+
+/** One row of each collection, with every column: CSV headers even when nothing matches. */
+export const CSV_TEMPLATES = {
+  regions: {
+    asOf: null,
+    id: '',
+    code: '',
+    name: '',
+    level: '',
+    ...figures(NO_FIGURES),
+    schoolStatus: { stale: 0, late: 0, uncovered: 0 },
+  },
+  subjects: { asOf: null, subject: '', grade: 0, gaps: 0, covered: 0, lessonsInstalled: 0 },
+  schools: { asOf: null, ...schoolRow({ terminals_total: 0, terminals_seen: 0 } as SchoolRow) },
+};
+
 export interface SatelliteBytes {
   /** The school, or the region whose schools a transmission served (exactly one). */
   schoolId?: string;
