@@ -312,10 +312,11 @@ ensure_tools() {
       say "note: ${sync_missing[*]} not found (the sync specs need them): apt-get install -y ${sync_missing[*]}"
     fi
   fi
-  # Debian's chromium drives the dashboard's browser test (playwright-core, no downloaded browser).
+  # Debian's chromium drives the dashboard's browser test (playwright-core, no downloaded browser);
+  # a CJK font makes its zh-CN screenshots readable.
   if ! have chromium; then
     if [ "$install_tools" = 1 ] && can_apt; then
-      apt_install chromium || say "warning: could not install chromium; the dashboard browser test needs it"
+      apt_install chromium fonts-wqy-zenhei || say "warning: could not install chromium; the dashboard browser test needs it"
     else
       say "note: chromium not found (the dashboard browser test needs it): apt-get install -y chromium"
     fi

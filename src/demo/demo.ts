@@ -2,8 +2,9 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { randomBytes } from 'node:crypto';
-import { openAsBlob } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { existsSync, openAsBlob } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { AppModule } from '../app/app.module';
@@ -21,8 +22,8 @@ import {
 /**
  * `npm run demo`: starts Classcast (api and worker) on the configured database, seeds a small
  * province through the HTTP API (regions, a bureau, 50 schools with teacher gaps, 12 lessons
- * with ffmpeg-made media), lets matching and packaging run, enrolls terminals for a few schools,
- * prints the dashboard address and a login, and keeps serving until Ctrl-C.
+ * with ffmpeg-made media), lets matching and packaging run, has the terminal agent enroll and sync
+ * at a few schools, prints the dashboard address and a login, and keeps serving until Ctrl-C.
  */
 
 const say = (msg: string) => console.log(`demo: ${msg}`);
@@ -197,22 +198,65 @@ async function waitForBundles(c: Client, timeoutMs: number): Promise<number> {
   return ready;
 }
 
-async function enrollTerminals(c: Client): Promise<number> {
-  const schools = await c.get<Page<{ id: string; name: string }>>('/schools?q=DEMO-&pageSize=5');
-  let n = 0;
-  for (const s of schools.items) {
-    const existing = await c.get<Page<unknown>>(`/schools/${s.id}/terminals`);
-    if (existing.total > 0) continue;
-    const code = await c.post<{ code: string }>(`/schools/${s.id}/enrollment-codes`);
-    const res = await fetch(`${c.base}/api/v1/sync/enroll`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ code: code.code, name: 'classroom-1', agentVersion: 'demo' }),
+const AGENT = join(__dirname, '..', 'agent', 'main.js');
+
+function runAgent(args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [AGENT, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LOG_LEVEL: 'warn' },
     });
-    if (res.ok) n++;
-    else say(`  enrolling a terminal at ${s.name} failed: ${res.status} ${await res.text()}`);
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+/**
+ * The school side: for up to five schools that have a bundle ready, the terminal agent enrolls
+ * (once; its state lives under DATA_DIR/demo-agents) and syncs, which downloads, verifies and
+ * installs the bundles and sends receipts, so installs and bytes sent show on the dashboard.
+ */
+async function agentSync(c: Client, dataDir: string): Promise<string[]> {
+  const schools = await c.get<Page<{ id: string; code: string; name: string }>>(
+    '/schools?q=DEMO-&pageSize=50',
+  );
+  const synced: string[] = [];
+  for (const s of schools.items) {
+    if (synced.length >= 5) break;
+    const bundles = await c.get<Page<unknown>>(`/bundles?schoolId=${s.id}&state=ready&pageSize=1`);
+    if (bundles.total === 0) continue;
+    const dir = join(dataDir, 'demo-agents', s.code);
+    if (!existsSync(join(dir, 'token'))) {
+      await mkdir(dir, { recursive: true });
+      const code = await c.post<{ code: string }>(`/schools/${s.id}/enrollment-codes`);
+      const enrolled = await runAgent([
+        'enroll',
+        '--dir',
+        dir,
+        '--server',
+        c.base,
+        '--code',
+        code.code,
+        '--name',
+        'classroom-1',
+        '--insecure-http',
+      ]);
+      if (enrolled.code !== 0) {
+        say(`  ${s.name}: enrollment failed: ${enrolled.output.trim().split('\n').pop() ?? ''}`);
+        continue;
+      }
+    }
+    const run = await runAgent(['sync', '--dir', dir, '--attempts', '3']);
+    if (run.code === 0) {
+      synced.push(s.name);
+      say(`  ${s.name}: synced`);
+    } else {
+      say(`  ${s.name}: sync ended with ${run.code}: ${run.output.trim().split('\n').pop() ?? ''}`);
+    }
   }
-  return n;
+  return synced;
 }
 
 async function main(): Promise<void> {
@@ -237,16 +281,13 @@ async function main(): Promise<void> {
   const seeded = await seed(c, env);
   await c.login(env.adminEmail, env.adminPassword);
   await waitForBundles(c, 8 * 60_000);
-  const terminals = await enrollTerminals(c);
-  say(`terminals: ${terminals} enrolled (classroom-1 at the first schools)`);
-  say(
-    'agent sync: the terminal agent and the sync routes are not in this build yet, so no school ' +
-      'has confirmed an install; deliveries show as bundles',
-  );
+  say('agent sync: the terminal agent enrolls and syncs at schools with a bundle ready');
+  const synced = await agentSync(c, env.dataDir);
+  say(`  ${synced.length} schools synced; their installs show on the dashboard`);
   const host = env.host === '0.0.0.0' ? 'localhost' : env.host;
   console.log('');
   say(`the dashboard: http://${host}:${env.port}/`);
-  say(`  administrator: ${env.adminEmail} (password: ADMIN_PASSWORD in .env)`);
+  say(`  administrator: ${env.adminEmail} (ADMIN_EMAIL; password: ADMIN_PASSWORD in .env)`);
   if (seeded) {
     say(`  bureau user:   ${seeded.bureauUser.email} / ${seeded.bureauUser.password}`);
   }
