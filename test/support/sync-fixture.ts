@@ -217,10 +217,6 @@ export class SyncFixture {
     });
   }
 
-  bundleBytesServed(): number {
-    return this.requests.filter((r) => r.url.includes('/sync/bundles/')).length;
-  }
-
   async close(): Promise<void> {
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.server?.closeAllConnections();
