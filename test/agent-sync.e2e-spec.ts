@@ -147,4 +147,20 @@ describe('agent: enroll and sync against a protocol server', () => {
       [old, next.keyId].sort(),
     );
   });
+
+  it('follows a byte hand-off redirect to another origin without sending it the token', async () => {
+    expect(
+      (await runAgent(['enroll', '--server', f.url, '--code', f.code, '--dir', dir])).code,
+    ).toBe(0);
+    f.redirectBundles = true;
+    const lessonId = randomUUID();
+    await f.publish([
+      { lessonId, version: 1, files: [{ path: 'a.mp4', data: noise(2_000_000, 8) }] },
+    ]);
+    const run = await sync('--connections', '2');
+    expect(run.code).toBe(0);
+    expect(f.requests.filter((r) => r.url.startsWith('/blob/')).length).toBeGreaterThan(0);
+    expect(f.handoffAuth).toEqual([]);
+    expect(await libraryProblems(dir)).toEqual([]);
+  });
 });

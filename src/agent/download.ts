@@ -52,6 +52,7 @@ interface PartialMeta {
 }
 
 const DEFAULT_SEGMENT = 1024 * 1024;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const SAVE_EVERY_MS = 1000;
 
 /**
@@ -126,11 +127,24 @@ export async function downloadRanges(
     const headers: Record<string, string> = { range: `bytes=${start}-${end}` };
     if (m.etag) headers['if-range'] = m.etag;
     result.requests += 1;
-    const res = await opts.client.request(spec.url, {
+    // Byte serving may be handed off (a presigned S3 URL): follow a few redirects. The token is
+    // sent only to the enrolled server's origin; the Range travels along.
+    let url = opts.client.resolve(spec.url).toString();
+    let res = await opts.client.request(url, {
       headers,
       signal: opts.signal,
       idleTimeoutMs: opts.idleTimeoutMs,
     });
+    for (let hops = 0; REDIRECTS.has(res.statusCode ?? 0) && res.headers.location; hops += 1) {
+      res.resume();
+      if (hops >= 5) throw new AgentError('server_refused', `${spec.url}: too many redirects`);
+      url = new URL(res.headers.location, url).toString();
+      res = await opts.client.request(url, {
+        headers,
+        signal: opts.signal,
+        idleTimeoutMs: opts.idleTimeoutMs,
+      });
+    }
     const status = res.statusCode ?? 0;
     const etag = strongEtag(res.headers.etag);
     if (status === 416) {

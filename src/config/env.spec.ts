@@ -61,6 +61,26 @@ describe('loadEnv', () => {
     );
   });
 
+  it('hands sync bytes off only to a server that can reach the blobs', () => {
+    expect(loadEnv(minimal).syncBytes).toBe('embedded');
+    expect(loadEnv({ ...minimal, SYNC_BYTES: 'x-accel' }).syncAccelPrefix).toBe(
+      '/_classcast_blobs/',
+    );
+    expect(
+      problems({ ...minimal, SYNC_BYTES: 'x-accel', STORAGE_DRIVER: 's3', S3_BUCKET: 'b' }).join(
+        '\n',
+      ),
+    ).toContain('SYNC_BYTES');
+    expect(problems({ ...minimal, SYNC_BYTES: 's3-presign' }).join('\n')).toContain('SYNC_BYTES');
+    expect(problems({ ...minimal, SYNC_BYTES: 'nginx' }).join('\n')).toContain('SYNC_BYTES');
+    expect(problems({ ...minimal, SYNC_ACCEL_PREFIX: 'blobs' }).join('\n')).toContain(
+      'SYNC_ACCEL_PREFIX',
+    );
+    expect(problems({ ...minimal, SYNC_POLL_JITTER_PERCENT: '95' }).join('\n')).toContain(
+      'SYNC_POLL_JITTER_PERCENT',
+    );
+  });
+
   it('reports every problem at once', () => {
     expect(problems({})).toHaveLength(6);
   });

@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 /**
  * A fault-injecting HTTP proxy on loopback between an agent and a server. Faults apply to
  * response bodies and are positioned by the cumulative count of body bytes the proxy has passed
- * to clients (`bodyBytes`), so a test can say "cut at byte 3,000,000 of the download":
+ * to clients (`faultBytes`), so a test can say "cut at byte 3,000,000 of the download":
  * - cuts: the client connection is destroyed once that many bytes went through;
  * - flips: that byte is XORed with 0xff;
  * - stalls: the stream pauses for `ms` at that offset;
@@ -12,7 +12,8 @@ import type { AddressInfo, Socket } from 'node:net';
  * - hangNext: the next N matching requests are never answered (the client must time out);
  * - latencyMs: added before a request is forwarded and before each response chunk (one way);
  * - rateBytesPerSecond: a cap on the body bytes going to clients, shared by all connections.
- * Only body bytes count: headers pass untouched, so the HTTP framing itself stays valid until a cut.
+ * Only body bytes of requests matching `bodyPath` count (`faultBytes`): headers pass untouched,
+ * so the HTTP framing itself stays valid until a cut.
  */
 export interface FaultPlan {
   cuts?: number[];
@@ -61,8 +62,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class FaultProxy {
   url = '';
+  /** Body bytes passed to clients, all requests. */
   bodyBytes = 0;
-  /** Body bytes that crossed while the link was up (bench: goodput denominator helper). */
+  /** Body bytes of requests subject to faults: the positions faults are given in. */
+  faultBytes = 0;
+  /** One entry per request: path, range, status, body bytes passed, whether it was cut. */
   log: ProxyLogEntry[] = [];
   cutsDone = 0;
   flipsDone = 0;
@@ -142,20 +146,25 @@ export class FaultProxy {
       for await (const raw of upstream as AsyncIterable<Buffer>) {
         let chunk = raw;
         while (chunk.length > 0) {
-          // Split the chunk at the next fault offset, so each fault lands on its exact byte.
+          // Split the chunk at the next fault offset, so each fault lands on its byte.
           const next = faulty ? this.nextFaultOffset() : Infinity;
-          const take = Math.min(chunk.length, Math.max(1, next - this.bodyBytes));
+          const take = Math.min(chunk.length, Math.max(1, next - this.faultBytes));
           let piece = chunk.subarray(0, take);
           chunk = chunk.subarray(take);
-          if (faulty && this.consume(plan.cuts, this.bodyBytes)) {
-            this.cutsDone += 1;
-            entry.cut = true;
-            upstream.destroy();
-            res.socket?.destroy();
-            return;
-          }
           if (faulty) {
-            const stall = plan.stalls?.find((s) => s.at === this.bodyBytes);
+            // Offsets are claimed before any await, so parallel connections never skip a fault:
+            // a fault is due once the stream reaches it, on whichever connection gets there.
+            const start = this.faultBytes;
+            const end = start + piece.length;
+            if (this.takeDue(plan.cuts, end) !== undefined) {
+              this.cutsDone += 1;
+              entry.cut = true;
+              upstream.destroy();
+              res.socket?.destroy();
+              return;
+            }
+            this.faultBytes = end;
+            const stall = plan.stalls?.find((s) => s.at < end);
             if (stall) {
               // The link is down for everyone: other connections wait too.
               plan.stalls = plan.stalls?.filter((s) => s !== stall);
@@ -163,9 +172,10 @@ export class FaultProxy {
               this.nextSlot = Math.max(this.nextSlot, Date.now()) + stall.ms;
               await sleep(stall.ms);
             }
-            if (this.consume(plan.flips, this.bodyBytes)) {
+            const flip = this.takeDue(plan.flips, end);
+            if (flip !== undefined) {
               piece = Buffer.from(piece);
-              piece[0] ^= 0xff;
+              piece[Math.max(0, flip - start)] ^= 0xff;
               this.flipsDone += 1;
             }
           }
@@ -186,18 +196,16 @@ export class FaultProxy {
       ...(this.plan.cuts ?? []),
       ...(this.plan.flips ?? []),
       ...(this.plan.stalls ?? []).map((s) => s.at),
-    ].filter((o) => o >= this.bodyBytes);
-    const after = all.filter((o) => o > this.bodyBytes);
-    return after.length ? Math.min(...after) : Infinity;
+    ].filter((o) => o > this.faultBytes);
+    return all.length ? Math.min(...all) : Infinity;
   }
 
-  /** True (and removes it) when `offset` is in the list. */
-  private consume(list: number[] | undefined, offset: number): boolean {
-    if (!list) return false;
-    const i = list.indexOf(offset);
-    if (i < 0) return false;
-    list.splice(i, 1);
-    return true;
+  /** Removes and returns the first offset in the list below `end` (a fault now due). */
+  private takeDue(list: number[] | undefined, end: number): number | undefined {
+    if (!list) return undefined;
+    const i = list.findIndex((o) => o < end);
+    if (i < 0) return undefined;
+    return list.splice(i, 1)[0];
   }
 
   /** Serialises body bytes of all connections through one link of the configured rate. */

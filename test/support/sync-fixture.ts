@@ -65,6 +65,10 @@ export class SyncFixture {
   failManifest = { count: 0, status: 500, retryAfter: undefined as string | undefined };
   /** Replace the served envelope (tampering, other keys, other schools). */
   envelopeOverride?: (env: SignedEnvelope) => SignedEnvelope;
+  /** Hand bundle bytes off with a redirect to another origin (as a presigned S3 URL does). */
+  redirectBundles = false;
+  /** Authorization headers seen on handed-off byte requests (must stay empty). */
+  handoffAuth: string[] = [];
   private server?: Server;
 
   constructor(readonly work: string) {}
@@ -217,10 +221,6 @@ export class SyncFixture {
     });
   }
 
-  bundleBytesServed(): number {
-    return this.requests.filter((r) => r.url.includes('/sync/bundles/')).length;
-  }
-
   async close(): Promise<void> {
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.server?.closeAllConnections();
@@ -251,6 +251,13 @@ export class SyncFixture {
         signingKeys: this.publishedKeys().map((k) => ({ ...k, algorithm: 'ed25519' })),
       });
     }
+    const handoff = /^\/blob\/([0-9a-f-]{36})$/.exec(url.pathname);
+    if (handoff) {
+      if (req.headers.authorization) this.handoffAuth.push(req.headers.authorization);
+      const b = this.bundles.find((x) => x.id === handoff[1]);
+      if (!b) return json(404, { statusCode: 404, code: 'not_found', message: 'no bundle' });
+      return sendRanged(req, res, b.path, b.size, b.sha256);
+    }
     if (req.headers.authorization !== `Bearer ${this.token}`) {
       return json(401, { statusCode: 401, code: 'unauthorized', message: 'no token' });
     }
@@ -280,6 +287,12 @@ export class SyncFixture {
     if (bundle) {
       const b = this.bundles.find((x) => x.id === bundle[1]);
       if (!b) return json(404, { statusCode: 404, code: 'not_found', message: 'no bundle' });
+      if (this.redirectBundles) {
+        res.writeHead(302, {
+          location: `${this.url.replace('127.0.0.1', 'localhost')}/blob/${b.id}`,
+        });
+        return void res.end();
+      }
       return sendRanged(req, res, b.path, b.size, b.sha256);
     }
     const file = /^\/api\/v1\/sync\/files\/([0-9a-f]{64})$/.exec(url.pathname);
