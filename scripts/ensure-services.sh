@@ -298,6 +298,19 @@ ensure_tools() {
       say "note: minisign not found (the bundle signature specs need it): apt-get install -y minisign"
     fi
   fi
+  # Terminal sync specs and benchmarks: real download clients (curl, aria2c) and nginx (x-accel
+  # hand-off, the throughput anchor). Package aria2 provides aria2c.
+  local sync_missing=()
+  have aria2c || sync_missing+=(aria2)
+  have nginx || sync_missing+=(nginx)
+  have curl || sync_missing+=(curl)
+  if [ ${#sync_missing[@]} -gt 0 ]; then
+    if [ "$install_tools" = 1 ] && can_apt; then
+      apt_install "${sync_missing[@]}" || say "warning: could not install ${sync_missing[*]}; the sync specs need them"
+    else
+      say "note: ${sync_missing[*]} not found (the sync specs need them): apt-get install -y ${sync_missing[*]}"
+    fi
+  fi
 }
 
 ensure_postgres

@@ -13,6 +13,7 @@ import { AssignmentsApiModule } from '../modules/assignments/assignments.module'
 import { PackagingApiModule } from '../modules/packaging/packaging.module';
 import { CoverageApiModule } from '../modules/coverage/coverage.module';
 import { DashboardModule } from '../modules/dashboard/dashboard.module';
+import { DeliveryApiModule } from '../modules/delivery/delivery.module';
 
 /** The HTTP side: routes under /api/v1, and health, metrics and docs at the root. */
 @Module({})
@@ -33,6 +34,7 @@ export class ApiModule {
         PackagingApiModule,
         CoverageApiModule,
         DashboardModule,
+        DeliveryApiModule,
       ],
       controllers: [HealthController],
     };

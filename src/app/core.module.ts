@@ -14,6 +14,7 @@ import { SigningCoreModule } from '../modules/signing/signing.module';
 import { AssignmentsCoreModule } from '../modules/assignments/assignments.module';
 import { PackagingCoreModule } from '../modules/packaging/packaging.module';
 import { CoverageCoreModule } from '../modules/coverage/coverage.module';
+import { DeliveryCoreModule } from '../modules/delivery/delivery.module';
 
 /** What every role shares: config, logging, PostgreSQL, Redis, queues, storage and the services. */
 @Module({})
@@ -40,6 +41,7 @@ export class CoreModule {
         AssignmentsCoreModule,
         PackagingCoreModule,
         CoverageCoreModule,
+        DeliveryCoreModule,
       ],
       exports: [CatalogCoreModule, SchoolsCoreModule, AssignmentsCoreModule],
     };

@@ -58,6 +58,13 @@ export interface Env {
   patchMaxBaseMb: number;
   jobRetentionHours: number;
   coverageRefreshSeconds: number;
+  syncBytes: 'embedded' | 'x-accel' | 's3-presign';
+  syncAccelPrefix: string;
+  syncPresignSeconds: number;
+  syncManifestTtlHours: number;
+  syncPollSeconds: number;
+  syncPollJitterPercent: number;
+  syncManifestDebounceMs: number;
 }
 
 export class EnvError extends Error {
@@ -216,6 +223,13 @@ export function loadEnv(source: Source = process.env): Env {
     patchMaxBaseMb: r.int('PATCH_MAX_BASE_MB', 128, 0, 4096),
     jobRetentionHours: r.int('JOB_RETENTION_HOURS', 168, 24, 24 * 365),
     coverageRefreshSeconds: r.int('COVERAGE_REFRESH_SECONDS', 30, 1, 3600),
+    syncBytes: r.oneOf('SYNC_BYTES', 'embedded', ['embedded', 'x-accel', 's3-presign'] as const),
+    syncAccelPrefix: r.string('SYNC_ACCEL_PREFIX', '/_classcast_blobs/'),
+    syncPresignSeconds: r.int('SYNC_PRESIGN_SECONDS', 600, 10, 7 * 24 * 3600),
+    syncManifestTtlHours: r.int('SYNC_MANIFEST_TTL_HOURS', 168, 1, 24 * 365),
+    syncPollSeconds: r.int('SYNC_POLL_SECONDS', 3600, 5, 7 * 24 * 3600),
+    syncPollJitterPercent: r.int('SYNC_POLL_JITTER_PERCENT', 20, 0, 90),
+    syncManifestDebounceMs: r.int('SYNC_MANIFEST_DEBOUNCE_MS', 2000, 0, 600_000),
   };
   if (env.jwtSecret && env.jwtSecret.length < 32) {
     r.problems.push('JWT_SECRET must be at least 32 characters long');
@@ -228,6 +242,15 @@ export function loadEnv(source: Source = process.env): Env {
   }
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(env.redisPrefix)) {
     r.problems.push('REDIS_PREFIX must be 1-64 letters, digits, dots, dashes or underscores');
+  }
+  if (env.syncBytes === 'x-accel' && env.storageDriver !== 'fs') {
+    r.problems.push('SYNC_BYTES=x-accel needs STORAGE_DRIVER=fs (nginx reads the blob directory)');
+  }
+  if (env.syncBytes === 's3-presign' && env.storageDriver !== 's3') {
+    r.problems.push('SYNC_BYTES=s3-presign needs STORAGE_DRIVER=s3');
+  }
+  if (!/^\/[A-Za-z0-9_/-]*\/$/.test(env.syncAccelPrefix)) {
+    r.problems.push('SYNC_ACCEL_PREFIX must be a location path that starts and ends with "/"');
   }
   if (r.problems.length > 0) throw new EnvError(r.problems);
   return env;

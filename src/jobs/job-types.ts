@@ -31,6 +31,8 @@ export interface JobPayloads {
   'packaging.build': { bundleId: string };
   /** Folds changed schools into the coverage rollups (and time-driven changes: due dates, terminals). */
   'coverage.refresh': Record<string, never>;
+  /** Recomputes and re-signs one school's sync manifest (debounced per school). */
+  'delivery.manifest': { schoolId: string };
 }
 
 export interface AssignPayload {
@@ -44,7 +46,14 @@ export interface AssignPayload {
 
 export type JobName = keyof JobPayloads;
 
-export const QUEUE_NAMES = ['maintenance', 'schools', 'assignments', 'media', 'packaging'] as const;
+export const QUEUE_NAMES = [
+  'maintenance',
+  'schools',
+  'assignments',
+  'media',
+  'packaging',
+  'delivery',
+] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export const JOB_QUEUE: { [N in JobName]: QueueName } = {
@@ -59,6 +68,7 @@ export const JOB_QUEUE: { [N in JobName]: QueueName } = {
   'packaging.plan': 'packaging',
   'packaging.build': 'packaging',
   'coverage.refresh': 'maintenance',
+  'delivery.manifest': 'delivery',
 };
 
 export const JOB_NAMES = Object.keys(JOB_QUEUE) as JobName[];

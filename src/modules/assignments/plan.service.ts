@@ -73,7 +73,7 @@ export class PlanService {
         downlinkKbps: school.downlinkKbps,
         windows: school.windows,
         monthlyCapBytes: school.monthlyCapMb === null ? null : school.monthlyCapMb * MB,
-        bytesSentThisMonth: 0,
+        bytesSentThisMonth: await this.bytesSentThisMonth(schoolId, now),
         storageCapacityBytes: school.storageCapacityMb * MB,
         heldBytes,
       },
@@ -81,6 +81,16 @@ export class PlanService {
       now,
     );
     return { schoolId, computedAt: now.toISOString().replace(/\.\d{3}Z$/, 'Z'), ...plan };
+  }
+
+  /** Bytes sent to the school this calendar month of its time zone (terminal sync counts them). */
+  private async bytesSentThisMonth(schoolId: string, now: Date): Promise<number> {
+    const [row] = await this.ds.query<{ bytes: string }[]>(
+      `SELECT t.bytes FROM school s JOIN school_traffic t ON t.school_id = s.id
+         AND t.month = to_char($2::timestamptz AT TIME ZONE s.timezone, 'YYYY-MM') WHERE s.id = $1`,
+      [schoolId, now],
+    );
+    return row ? Number(row.bytes) : 0;
   }
 
   async holdings(p: Principal, schoolId: string): Promise<Page<HoldingView>> {

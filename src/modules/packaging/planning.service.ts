@@ -96,6 +96,7 @@ export function bundleIdOf(planHash: string): string {
 @Injectable()
 export class PlanningService implements OnModuleInit {
   private readonly logger = new Logger(PlanningService.name);
+  private readonly plannedListeners: ((schoolId: string) => Promise<void>)[] = [];
 
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
@@ -108,6 +109,7 @@ export class PlanningService implements OnModuleInit {
   onModuleInit(): void {
     this.handlers.register('packaging.plan', async ({ schoolId }) => {
       const outcome = await this.planSchool(schoolId);
+      for (const listener of this.plannedListeners) await listener(schoolId);
       return outcome.state === 'planned'
         ? { ...outcome, bundleIds: [outcome.bundleId] }
         : { ...outcome, bundleIds: [] };
@@ -115,6 +117,11 @@ export class PlanningService implements OnModuleInit {
     this.renditions.whenSettled((sha, profile) =>
       this.replanForSources([{ sha256: sha, profile }]),
     );
+  }
+
+  /** Delivery follows a finished plan (bundles bound or superseded) without packaging knowing it. */
+  onPlanned(listener: (schoolId: string) => Promise<void>): void {
+    this.plannedListeners.push(listener);
   }
 
   async schedule(schoolIds: string[]): Promise<void> {
