@@ -29,7 +29,8 @@ describe('dashboard in a browser', () => {
   let schoolId: string;
 
   beforeAll(async () => {
-    t = await startTestApp();
+    // Coverage rollups refresh every 2 s here, so the county's gaps show without a long wait.
+    t = await startTestApp({ COVERAGE_REFRESH_SECONDS: '2' });
     admin = await loginAdmin(t);
     province = await createRegion(t, admin, { level: 'province', name: '甘肃省' });
     county = await createRegion(t, admin, {
@@ -132,12 +133,27 @@ describe('dashboard in a browser', () => {
   it('drills down region -> county -> school, rendering markup in names as text', async () => {
     await page.getByRole('link', { name: '甘肃省', exact: true }).first().click();
     await page.getByRole('heading', { level: 1, name: '甘肃省' }).waitFor();
+    await new Promise((r) => setTimeout(r, 3000));
     await page.getByRole('link', { name: MARKUP_REGION, exact: true }).first().click();
     await page.getByRole('heading', { level: 1, name: MARKUP_REGION }).waitFor();
     await page.getByRole('heading', { name: 'Activity, last 30 days' }).waitFor();
+    // Coverage of the county: its figures and the subject-by-grade gap table (english 3-4 gaps).
+    await page
+      .getByRole('region', { name: 'Coverage' })
+      .getByText('Pupils', { exact: true })
+      .waitFor();
+    await page.getByRole('table').filter({ hasText: 'Each cell: covered / gaps' }).waitFor();
     await page.locator('canvas').first().waitFor();
     await shot('county');
-    await page.getByRole('link', { name: MARKUP_SCHOOL, exact: true }).click();
+    // No terminal yet: the school is listed as stale by coverage, its name as plain text.
+    await page
+      .getByRole('region', { name: 'Schools whose terminals went quiet' })
+      .getByRole('link', { name: MARKUP_SCHOOL, exact: true })
+      .waitFor();
+    await page
+      .getByRole('region', { name: 'Schools in this region' })
+      .getByRole('link', { name: MARKUP_SCHOOL, exact: true })
+      .click();
     await page.getByRole('heading', { level: 1, name: MARKUP_SCHOOL }).waitFor();
     await page.getByRole('heading', { name: 'Delivery plan' }).waitFor();
     await page.getByRole('heading', { name: 'Terminals' }).waitFor();

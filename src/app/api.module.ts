@@ -11,6 +11,7 @@ import { SchoolsApiModule } from '../modules/schools/schools.module';
 import { SigningApiModule } from '../modules/signing/signing.module';
 import { AssignmentsApiModule } from '../modules/assignments/assignments.module';
 import { PackagingApiModule } from '../modules/packaging/packaging.module';
+import { BroadcastApiModule } from '../modules/broadcast/broadcast.module';
 import { CoverageApiModule } from '../modules/coverage/coverage.module';
 import { DashboardModule } from '../modules/dashboard/dashboard.module';
 import { DeliveryApiModule } from '../modules/delivery/delivery.module';
@@ -32,6 +33,7 @@ export class ApiModule {
         SchoolsApiModule,
         AssignmentsApiModule,
         PackagingApiModule,
+        BroadcastApiModule,
         CoverageApiModule,
         DashboardModule,
         DeliveryApiModule,

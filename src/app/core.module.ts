@@ -13,6 +13,7 @@ import { SchoolsCoreModule } from '../modules/schools/schools.module';
 import { SigningCoreModule } from '../modules/signing/signing.module';
 import { AssignmentsCoreModule } from '../modules/assignments/assignments.module';
 import { PackagingCoreModule } from '../modules/packaging/packaging.module';
+import { BroadcastCoreModule } from '../modules/broadcast/broadcast.module';
 import { CoverageCoreModule } from '../modules/coverage/coverage.module';
 import { DeliveryCoreModule } from '../modules/delivery/delivery.module';
 
@@ -40,6 +41,7 @@ export class CoreModule {
         SchoolsCoreModule,
         AssignmentsCoreModule,
         PackagingCoreModule,
+        BroadcastCoreModule,
         CoverageCoreModule,
         DeliveryCoreModule,
       ],

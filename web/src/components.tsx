@@ -66,7 +66,7 @@ export function Status<T>(props: {
       </p>
     );
   }
-  return <>{loaded.data === null ? null : props.children(loaded.data)}</>;
+  return <>{props.children(loaded.data as T)}</>;
 }
 
 export function Section(props: {

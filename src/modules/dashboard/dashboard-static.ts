@@ -43,13 +43,16 @@ export function mountDashboard(app: NestExpressApplication): void {
     '/assets',
     strictCsp,
     dir
-      ? express.static(join(dir, 'assets'), {
-          immutable: true,
-          maxAge: '365d',
-          index: false,
-          fallthrough: false,
-        })
+      ? express.static(join(dir, 'assets'), { immutable: true, maxAge: '365d', index: false })
       : (_req: Request, res: Response) => notBuilt(res),
+    (req: Request, res: Response) =>
+      res.status(404).json({
+        statusCode: 404,
+        error: 'Not Found',
+        code: 'route_not_found',
+        message: `No dashboard asset ${req.originalUrl.split('?')[0]}`,
+        details: [],
+      }),
   );
   const page = (req: Request, res: Response, next: NextFunction) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();

@@ -14,6 +14,12 @@ import { lessonKey, manifestPayload, manifestState, nextPollSeconds } from './ma
 
 /** A change that lands while a manifest is being computed is folded in by going round again. */
 const MAX_ROUNDS = 3;
+/**
+ * Polls of one school's terminals within this window share one read of the stored manifest; a
+ * change signed by another replica reaches them at most this much later.
+ */
+const READ_CACHE_MS = 1000;
+const READ_CACHE_MAX = 50_000;
 
 /**
  * The signed sync manifest of each school, precomputed and stored with its ETag: a poll reads
@@ -23,6 +29,7 @@ const MAX_ROUNDS = 3;
 @Injectable()
 export class ManifestService implements OnModuleInit {
   private readonly logger = new Logger(ManifestService.name);
+  private readonly readCache = new Map<string, { manifest: StoredManifest; at: number }>();
 
   constructor(
     private readonly repo: DeliveryRepository,
@@ -80,8 +87,14 @@ export class ManifestService implements OnModuleInit {
 
   /** The stored manifest; the first poll of a school computes it (later polls never do). */
   async current(schoolId: string): Promise<StoredManifest> {
+    const cached = this.readCache.get(schoolId);
+    if (cached && Date.now() - cached.at < READ_CACHE_MS) return cached.manifest;
     const stored = await this.repo.stored(schoolId);
-    if (stored) return stored;
+    if (stored) {
+      if (this.readCache.size >= READ_CACHE_MAX) this.readCache.clear();
+      this.readCache.set(schoolId, { manifest: stored, at: Date.now() });
+      return stored;
+    }
     await this.compute(schoolId, { force: true });
     const made = await this.repo.stored(schoolId);
     if (!made) throw new Error(`no manifest for school ${schoolId}`);
@@ -129,7 +142,7 @@ export class ManifestService implements OnModuleInit {
     for (const b of bundles) for (const base of b.bases) entitled.add(base);
 
     const ttlMs = this.env.syncManifestTtlHours * 3600_000;
-    return this.repo.transaction(async (em) => {
+    const result = await this.repo.transaction(async (em) => {
       await this.repo.lockSchool(em, schoolId);
       const stored = await this.repo.stored(schoolId, em);
       const fresh = stored && stored.expiresAt.getTime() - Date.now() > ttlMs / 2;
@@ -187,6 +200,8 @@ export class ManifestService implements OnModuleInit {
       );
       return { version, changed };
     });
+    this.readCache.delete(schoolId);
+    return result;
   }
 
   /** Files each lesson version installs for this school: the rendition for its profile, else the source. */

@@ -7,9 +7,7 @@ import { subjectName, t } from '../i18n';
 export function GapTable(props: { query: Record<string, string> }) {
   const loaded = useLoad(async () => {
     try {
-      return await get<Page<CoverageSubjectRow>>(
-        `/coverage/subjects${qs({ ...props.query, pageSize: 500 })}`,
-      );
+      return await get<Page<CoverageSubjectRow>>(`/coverage/subjects${qs(props.query)}`);
     } catch (err) {
       if (isMissingRoute(err)) return null;
       throw err;

@@ -148,11 +148,7 @@ function Children(props: { regionId: string | null }) {
   const loaded = useLoad(async () => {
     const [regions, coverage] = await Promise.all([
       get<Page<Region>>(`/regions${qs({ parentId: regionId, pageSize: 500 })}`),
-      optional(
-        get<Page<CoverageRegionRow>>(
-          `/coverage/regions${qs({ parentId: regionId, pageSize: 500 })}`,
-        ),
-      ),
+      optional(get<Page<CoverageRegionRow>>(`/coverage/regions${qs({ parentId: regionId })}`)),
     ]);
     const byId = new Map(
       (coverage?.items ?? []).map((row) => [row.regionId ?? row.id ?? '', row] as const),
