@@ -134,12 +134,20 @@ runBench('coverage bench', async (cleanup) => {
     token: admin,
   })) as {
     schools: number;
-    assignments: { total: number; installed: number };
+    assignments: { total: number; installed: number; failed: number };
+    bytes: { sent: number };
     gaps: { total: number; covered: number };
   };
   const truth = (
-    await db.query<{ schools: number; assignments: number; installed: number; gaps: number }>(
+    await db.query<{
+      schools: number;
+      assignments: number;
+      installed: number;
+      gaps: number;
+      sent: string;
+    }>(
       `SELECT (SELECT count(*) FROM school)::int AS schools,
+              (SELECT sum(bytes) FROM delivery)::text AS sent,
               (SELECT count(*) FROM assignment WHERE revoked_at IS NULL)::int AS assignments,
               (SELECT count(*) FROM holding)::int AS installed,
               (SELECT count(*) FROM school_gap)::int AS gaps`,
@@ -149,12 +157,14 @@ runBench('coverage bench', async (cleanup) => {
     summary.schools === truth.schools &&
     summary.assignments.total === truth.assignments &&
     summary.assignments.installed === truth.installed &&
-    summary.gaps.total === truth.gaps;
+    summary.gaps.total === truth.gaps &&
+    summary.bytes.sent === Number(truth.sent);
   console.log(
     `check: summary ${summary.schools} schools / ${summary.assignments.total} assignments / ` +
-      `${summary.assignments.installed} installed / ${summary.gaps.total} gaps ` +
+      `${summary.assignments.installed} installed (${summary.assignments.failed} failed) / ` +
+      `${summary.gaps.total} gaps / ${summary.bytes.sent} bytes sent ` +
       `(${summary.gaps.covered} covered); tables ${truth.schools} / ${truth.assignments} / ` +
-      `${truth.installed} / ${truth.gaps}: ${agree ? 'agree' : 'DISAGREE'}`,
+      `${truth.installed} / ${truth.gaps} / ${truth.sent}: ${agree ? 'agree' : 'DISAGREE'}`,
   );
   if (!agree) throw new Error('coverage figures disagree with the tables');
 

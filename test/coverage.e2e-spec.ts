@@ -416,6 +416,14 @@ describe('coverage: rollups, scoping, CSV and metrics', () => {
       .delete(`/api/v1/assignments/${assignmentId[`${schoolId.s2}/${lesson.music1}`]}`)
       .set(as(admin))
       .expect(204);
+    // The terminal sync records what it sent: s1's terminal fetched the bundle.
+    await ds.query(
+      `INSERT INTO delivery (bundle_id, terminal_id, school_id, state, bytes, via)
+       SELECT bs.bundle_id, t.id, bs.school_id, 'installed', 1200, 'http'
+       FROM bundle_school bs JOIN terminal t ON t.school_id = bs.school_id
+       WHERE bs.school_id = $1 AND t.last_seen_at IS NOT NULL`,
+      [schoolId.s1],
+    );
     const coverage = t.app.get(CoverageService);
     await coverage.addSatelliteBytes({
       schoolId: schoolId.s1,
@@ -437,12 +445,12 @@ describe('coverage: rollups, scoping, CSV and metrics', () => {
       terminals: { total: 3, seen24h: 2, stale: 1 },
       gaps: { total: 4, covered: 1 },
       assignments: { total: 3, installed: 1, pending: 1, late: 1 },
-      bytes: { source: 13000, broadcast: 1000, unicast: 300, savedByBroadcast: 4000 },
+      bytes: { source: 13000, sent: 1200, broadcast: 1000, unicast: 300, savedByBroadcast: 4000 },
     });
     const county1 = await get(admin, `summary?regionId=${region.county1.id}`);
     expect(county1).toMatchObject({
       gaps: { total: 3, covered: 0 },
-      bytes: { broadcast: 1000, unicast: 0 },
+      bytes: { sent: 1200, broadcast: 1000, unicast: 0 },
     });
     const county2 = await get(admin, `summary?regionId=${region.county2.id}`);
     expect(county2).toMatchObject({ gaps: { total: 1, covered: 1 }, bytes: { unicast: 300 } });
@@ -473,6 +481,14 @@ describe('coverage: rollups, scoping, CSV and metrics', () => {
         break;
       }
       if (Date.now() - started > 30_000) throw new Error('the refresh job never folded it in');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // A delivery alone (a resumed download moving on) marks its school too.
+    await ds.query(`UPDATE delivery SET bytes = 2000 WHERE school_id = $1`, [schoolId.s1]);
+    for (;;) {
+      const body = await get(admin, `summary?regionId=${region.county1.id}`);
+      if (body.bytes.sent === 2000) break;
+      if (Date.now() - started > 60_000) throw new Error('the delivery was never folded in');
       await new Promise((r) => setTimeout(r, 200));
     }
   });

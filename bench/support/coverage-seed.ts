@@ -37,7 +37,8 @@ const SUBJECTS = [
  * Seeds a national-scale world straight into PostgreSQL with set-based statements
  * (generate_series): a province/prefecture/county tree, schools with three teacher gaps each,
  * published lessons with files, assignments (a fifth due in the past), holdings for about 60 %
- * of them, one built bundle per school and terminals (most seen in the last 24 h). Every school
+ * of them, one built bundle per school, terminals (most seen in the last 24 h) and their
+ * deliveries of that bundle (one in sixteen failed). Every school
  * is then queued as changed, so the server's refresh job rolls them all up.
  * Deterministic for a shape; ids are random.
  */
@@ -191,6 +192,16 @@ export async function seedNational(
      SELECT id, 'box', decode(md5(id::text) || md5(id::text || 't'), 'hex'), '1.0.0',
             now() - ((idx::bigint * 7919) % (30 * 60)) * interval '1 minute'
      FROM bench_school WHERE idx % 33 <> 0`,
+  );
+  await step(
+    'deliveries',
+    `INSERT INTO delivery (bundle_id, terminal_id, school_id, state, bytes, via, started_at,
+       finished_at)
+     SELECT bs.bundle_id, t.id, bs.school_id,
+            CASE WHEN (hashtext(t.id::text) & 15) = 0 THEN 'failed' ELSE 'installed' END,
+            b.bundle_bytes, 'http', now() - interval '2 days', now() - interval '1 day'
+     FROM bundle_school bs JOIN bundle b ON b.id = bs.bundle_id
+     JOIN terminal t ON t.school_id = bs.school_id`,
   );
   await db.query(`SET session_replication_role = DEFAULT`);
   await step(
