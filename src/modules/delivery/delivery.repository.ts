@@ -78,6 +78,7 @@ export class DeliveryRepository {
   async reportedLessons(schoolId: string): Promise<Set<string>> {
     const rows = await this.ds.query<{ lesson_id: string }[]>(
       `SELECT DISTINCT tl.lesson_id FROM terminal_lesson tl JOIN terminal t ON t.id = tl.terminal_id
+       JOIN lesson l ON l.id = tl.lesson_id
        WHERE t.school_id = $1 AND t.revoked_at IS NULL`,
       [schoolId],
     );
