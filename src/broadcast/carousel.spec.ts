@@ -214,7 +214,7 @@ describe('carousel over loopback UDP', () => {
       const stats = await sendCarousel(baseOptions([capture.port], { rateBitsPerSecond: 30e6 }));
       // Loose bounds: the machine is shared; pacing must never exceed the rate by much.
       expect(stats.bitsPerSecond).toBeLessThan(30e6 * 1.1);
-      expect(stats.bitsPerSecond).toBeGreaterThan(30e6 * 0.5);
+      expect(stats.bitsPerSecond).toBeGreaterThan(30e6 * 0.25);
     } finally {
       await capture.close();
     }
