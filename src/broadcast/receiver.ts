@@ -12,6 +12,7 @@ import { compactNoCode } from './fec/compact-no-code';
 import type { FecScheme } from './fec/scheme';
 import { fecSchemeById } from './fec/schemes';
 import { FecWorkerPool } from './fec/worker-pool';
+import type { DecodeResult } from './fec/worker-protocol';
 import { parseFdt, type FdtFile, type FdtInstance } from './flute/fdt';
 import { FDT_TOI } from './flute/lct';
 import { FEC_COMPACT_NO_CODE, sameOti, type Oti } from './flute/oti';
@@ -492,16 +493,19 @@ export class FluteReceiver extends EventEmitter {
   }
 
   private async decode(obj: ObjectState): Promise<void> {
-    const logBytes = await this.state.logBytes(obj.key);
-    const result = await this.pool.run({
-      type: 'decode',
-      logBytes,
-      oti: obj.oti!,
-      symbolLog: this.state.symbolLog(obj.key),
-      outPath: this.state.objectPath(obj.key),
-      md5: obj.file.contentMd5,
-      sha256: obj.file.sha256,
-    });
+    let result: DecodeResult;
+    try {
+      result = await this.runDecode(obj);
+    } catch (err) {
+      // A failed attempt (I/O, a worker that died) must not leave the object stuck: retry later.
+      this.options.logger?.error(
+        { toi: obj.file.toi, err: (err as Error).message },
+        'decode attempt failed',
+      );
+      obj.state = 'collecting';
+      obj.nextAttemptAt = obj.esis.size + 2;
+      return;
+    }
     if (this.closed) return;
     switch (result.status) {
       case 'decoded': {
@@ -543,6 +547,19 @@ export class FluteReceiver extends EventEmitter {
         obj.nextAttemptAt = obj.k;
         return;
     }
+  }
+
+  private async runDecode(obj: ObjectState): Promise<DecodeResult> {
+    const logBytes = await this.state.logBytes(obj.key);
+    return this.pool.run({
+      type: 'decode',
+      logBytes,
+      oti: obj.oti!,
+      symbolLog: this.state.symbolLog(obj.key),
+      outPath: this.state.objectPath(obj.key),
+      md5: obj.file.contentMd5,
+      sha256: obj.file.sha256,
+    });
   }
 
   private maybeAssemble(file: FileState): void {
