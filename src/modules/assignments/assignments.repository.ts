@@ -42,7 +42,7 @@ const LIVE_BUNDLE_SQL = `FROM bundle_school bs JOIN bundle b ON b.id = bs.bundle
  * The derived state: installed from holdings; failed and delivering from the terminals'
  * deliveries of a live bundle that brings the lesson; packaged once such a bundle is ready.
  */
-const STATE_SQL = `CASE
+export const STATE_SQL = `CASE
   WHEN h.version IS NOT NULL AND h.version >= l.published_version THEN 'installed'
   WHEN EXISTS (SELECT 1 ${LIVE_BUNDLE_SQL} AND EXISTS (SELECT 1 FROM delivery d
     WHERE d.bundle_id = b.id AND d.school_id = a.school_id AND d.state = 'failed')) THEN 'failed'

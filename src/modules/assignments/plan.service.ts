@@ -23,10 +23,18 @@ export interface HoldingView {
 /** Feeds the pure delivery-plan function with a school's link, holdings and assignments. */
 @Injectable()
 export class PlanService {
+  private arrivals: (schoolId: string) => Promise<Map<string, Date>> = () =>
+    Promise.resolve(new Map<string, Date>());
+
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
     private readonly schools: SchoolsService,
   ) {}
+
+  /** When lesson versions ("lessonId:version") reach the school another way (a broadcast). */
+  arrivalsElsewhere(lookup: (schoolId: string) => Promise<Map<string, Date>>): void {
+    this.arrivals = lookup;
+  }
 
   async plan(p: Principal, schoolId: string, now = new Date()): Promise<PlanView> {
     const school = await this.schools.visible(p, schoolId);
@@ -67,6 +75,9 @@ export class PlanService {
         assignedAt: r.created_at.toISOString(),
       });
     }
+    const broadcast = new Map(
+      [...(await this.arrivals(schoolId)).entries()].map(([k, at]) => [k, at.getTime()]),
+    );
     const plan = computeDeliveryPlan(
       {
         timezone: school.timezone,
@@ -79,6 +90,7 @@ export class PlanService {
       },
       items,
       now,
+      broadcast,
     );
     return { schoolId, computedAt: now.toISOString().replace(/\.\d{3}Z$/, 'Z'), ...plan };
   }
