@@ -2,7 +2,8 @@
 # Makes sure PostgreSQL and Redis answer at DATABASE_URL and REDIS_URL (defaults: the local ones,
 # postgres@127.0.0.1:5432 and 127.0.0.1:6379). A local service that does not answer is started,
 # after installing it when it is missing and we are root with apt-get; otherwise this prints what
-# to install and exits non-zero. Also installs zstd and ffmpeg (and minisign, optional) when missing.
+# to install and exits non-zero. Also installs zstd and ffmpeg (and minisign and chromium, optional)
+# when missing.
 #
 #   bash scripts/ensure-services.sh                   services, then tools
 #   bash scripts/ensure-services.sh --services-only   services only; missing tools are only reported
@@ -296,6 +297,27 @@ ensure_tools() {
       apt_install minisign || say "warning: could not install minisign; the bundle signature specs need it"
     else
       say "note: minisign not found (the bundle signature specs need it): apt-get install -y minisign"
+    fi
+  fi
+  # Terminal sync specs and benchmarks: real download clients (curl, aria2c) and nginx (x-accel
+  # hand-off, the throughput anchor). Package aria2 provides aria2c.
+  local sync_missing=()
+  have aria2c || sync_missing+=(aria2)
+  have nginx || sync_missing+=(nginx)
+  have curl || sync_missing+=(curl)
+  if [ ${#sync_missing[@]} -gt 0 ]; then
+    if [ "$install_tools" = 1 ] && can_apt; then
+      apt_install "${sync_missing[@]}" || say "warning: could not install ${sync_missing[*]}; the sync specs need them"
+    else
+      say "note: ${sync_missing[*]} not found (the sync specs need them): apt-get install -y ${sync_missing[*]}"
+    fi
+  fi
+  # Debian's chromium drives the dashboard's browser test (playwright-core, no downloaded browser).
+  if ! have chromium; then
+    if [ "$install_tools" = 1 ] && can_apt; then
+      apt_install chromium || say "warning: could not install chromium; the dashboard browser test needs it"
+    else
+      say "note: chromium not found (the dashboard browser test needs it): apt-get install -y chromium"
     fi
   fi
 }

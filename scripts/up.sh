@@ -76,4 +76,5 @@ case ${ROLE:-all} in
     ;;
   *) say "starting Classcast (role $ROLE, no HTTP); stop it with Ctrl-C" ;;
 esac
-exec node dist/src/main.js
+# npm run demo runs the demo (server plus a seeded province) instead: CLASSCAST_ENTRY names it.
+exec node "${CLASSCAST_ENTRY:-dist/src/main.js}"

@@ -222,6 +222,26 @@ describe('catalog: lessons, versions, files, search, courses', () => {
         .set(as(bureau))
         .send({ grades: [0] })
         .expect(422);
+      // The owner is not editable, and a null description clears it.
+      await t
+        .http()
+        .patch(`/api/v1/lessons/${lesson.id}`)
+        .set(as(bureau))
+        .send({ bureauId: lesson.id })
+        .expect(422);
+      await t
+        .http()
+        .patch(`/api/v1/lessons/${lesson.id}`)
+        .set(as(bureau))
+        .send({ description: 'words' })
+        .expect(200);
+      const cleared = await t
+        .http()
+        .patch(`/api/v1/lessons/${lesson.id}`)
+        .set(as(bureau))
+        .send({ description: null })
+        .expect(200);
+      expect(cleared.body.description).toBeNull();
     });
   });
 

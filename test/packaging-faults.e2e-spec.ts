@@ -142,6 +142,36 @@ describe('packaging under faults', () => {
     expect(metrics.text).toMatch(/classcast_blobs_corrupt_total [1-9]/);
   });
 
+  it('a rendition whose last attempt fails with an error is marked failed, not left pending', async () => {
+    const ds = t.app.get(DataSource);
+    const sourceSha256 = 'ab'.repeat(32);
+    const profile = 'v480-h264-webp.jpeg.png';
+    await ds.query(
+      `INSERT INTO rendition (source_sha256, profile, state) VALUES ($1, $2, 'pending')`,
+      [sourceSha256, profile],
+    );
+    await t.app.get(JobsService).enqueueMany('media.render', [
+      {
+        payload: {
+          sourceSha256,
+          profile,
+          mediaType: 'video/mp4',
+          size: 1000,
+          device: { maxVideoHeight: 480, videoCodecs: ['h264'], imageFormats: ['webp'] },
+        },
+        jobId: `render-${sourceSha256}-${profile}`,
+      },
+    ]);
+    const row = await waitFor('the rendition to give up', async () => {
+      const [r] = await ds.query<{ state: string; reason: string | null }[]>(
+        `SELECT state, reason FROM rendition WHERE source_sha256 = $1 AND profile = $2`,
+        [sourceSha256, profile],
+      );
+      return r.state === 'pending' ? undefined : r;
+    });
+    expect(row).toEqual({ state: 'failed', reason: expect.stringMatching(/gave up/) });
+  });
+
   it('after Redis loses every queued job, the reconciler re-derives the work from PostgreSQL and it completes', async () => {
     const lessonId = await publishWith([
       [Buffer.concat([PDF, Buffer.from('% redis\n')]), 'redis.pdf'],

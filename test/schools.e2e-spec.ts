@@ -221,6 +221,9 @@ describe('schools: CRUD, CSV import, terminals and enrollment', () => {
         .send({ storageCapacityMb: 1000, device: { maxVideoHeight: 240 } })
         .expect(200);
       expect(res.body).toMatchObject({ storageCapacityMb: 1000, device: { maxVideoHeight: 240 } });
+      // The code is the external key: not editable. Values are validated as on create.
+      for (const bad of [{ code: 'UPD-2' }, { pupils: -1 }, { link: { downlinkKbps: 'fast' } }])
+        await t.http().patch(`/api/v1/schools/${id}`).set(as(bureau)).send(bad).expect(422);
       const ds = t.app.get(DataSource);
       const events = await ds.query(
         `SELECT kind FROM school_event WHERE school_id = $1 ORDER BY id`,

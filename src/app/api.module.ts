@@ -11,6 +11,10 @@ import { SchoolsApiModule } from '../modules/schools/schools.module';
 import { SigningApiModule } from '../modules/signing/signing.module';
 import { AssignmentsApiModule } from '../modules/assignments/assignments.module';
 import { PackagingApiModule } from '../modules/packaging/packaging.module';
+import { BroadcastApiModule } from '../modules/broadcast/broadcast.module';
+import { CoverageApiModule } from '../modules/coverage/coverage.module';
+import { DashboardModule } from '../modules/dashboard/dashboard.module';
+import { DeliveryApiModule } from '../modules/delivery/delivery.module';
 
 /** The HTTP side: routes under /api/v1, and health, metrics and docs at the root. */
 @Module({})
@@ -29,6 +33,10 @@ export class ApiModule {
         SchoolsApiModule,
         AssignmentsApiModule,
         PackagingApiModule,
+        BroadcastApiModule,
+        CoverageApiModule,
+        DashboardModule,
+        DeliveryApiModule,
       ],
       controllers: [HealthController],
     };

@@ -13,6 +13,9 @@ import { SchoolsCoreModule } from '../modules/schools/schools.module';
 import { SigningCoreModule } from '../modules/signing/signing.module';
 import { AssignmentsCoreModule } from '../modules/assignments/assignments.module';
 import { PackagingCoreModule } from '../modules/packaging/packaging.module';
+import { BroadcastCoreModule } from '../modules/broadcast/broadcast.module';
+import { CoverageCoreModule } from '../modules/coverage/coverage.module';
+import { DeliveryCoreModule } from '../modules/delivery/delivery.module';
 
 /** What every role shares: config, logging, PostgreSQL, Redis, queues, storage and the services. */
 @Module({})
@@ -38,6 +41,9 @@ export class CoreModule {
         SchoolsCoreModule,
         AssignmentsCoreModule,
         PackagingCoreModule,
+        BroadcastCoreModule,
+        CoverageCoreModule,
+        DeliveryCoreModule,
       ],
       exports: [CatalogCoreModule, SchoolsCoreModule, AssignmentsCoreModule],
     };

@@ -12,6 +12,7 @@ import { Env } from '../config/env';
 import { mountQueueDashboard } from './queue-dashboard';
 import { MetricsService } from '../modules/metrics/metrics.service';
 import { httpMetrics } from '../modules/metrics/http-metrics.middleware';
+import { mountDashboard } from '../modules/dashboard/dashboard-static';
 
 export const API_PREFIX = 'api/v1';
 
@@ -45,6 +46,7 @@ export function configureHttp(app: NestExpressApplication, env: Env): void {
   app.use(httpMetrics(app.get(MetricsService)));
   app.use(cookieParser());
   mountQueueDashboard(app);
+  mountDashboard(app);
   if (env.corsOrigins.length) {
     app.enableCors({
       origin: env.corsOrigins.includes('*') ? true : env.corsOrigins,

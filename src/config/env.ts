@@ -57,6 +57,37 @@ export interface Env {
   zstdLevel: number;
   patchMaxBaseMb: number;
   jobRetentionHours: number;
+  broadcast: BroadcastEnv;
+  coverageRefreshSeconds: number;
+  syncBytes: 'embedded' | 'x-accel' | 's3-presign';
+  syncAccelPrefix: string;
+  syncPresignSeconds: number;
+  syncManifestTtlHours: number;
+  syncPollSeconds: number;
+  syncPollJitterPercent: number;
+  syncManifestDebounceMs: number;
+}
+
+/** The satellite carousel: planning (channel, windows, cycles) and the sender (addresses). */
+export interface BroadcastEnv {
+  rateKbps: number;
+  windows: { start: string; end: string }[];
+  timezone: string;
+  cycles: number;
+  minSchools: number;
+  /** Loss assumed for a region before any receipt reported one (0-0.5). */
+  expectedLoss: number;
+  /** Share of an item the average school still fetches by unicast after a broadcast (0-1). */
+  repairFraction: number;
+  /** Where the sender sends: a multicast group or a list of unicast addresses. */
+  addresses: { host: string; port: number }[];
+  ttl: number;
+  /** Local address of the interface multicast leaves by; empty for the system's choice. */
+  multicastInterface?: string;
+  /** FLUTE transport session id (LCT TSI). */
+  tsi: number;
+  /** How long, after its last cycle, a broadcast still stands for what its schools need. */
+  repairGraceHours: number;
 }
 
 export class EnvError extends Error {
@@ -122,6 +153,38 @@ class Reader {
       return fallback;
     }
     return value as T;
+  }
+
+  /** "22:00-06:00;12:00-13:00" (empty: always open). */
+  windows(name: string): { start: string; end: string }[] {
+    const value = this.raw(name);
+    if (value === undefined) return [];
+    const hhmm = '([01]\\d|2[0-3]):[0-5]\\d';
+    const windows = value.split(';').map((w) => w.trim());
+    if (!windows.every((w) => new RegExp(`^${hhmm}-${hhmm}$`).test(w))) {
+      this.problems.push(`${name} must be windows like 22:00-06:00;12:00-13:00 (got "${value}")`);
+      return [];
+    }
+    return windows.map((w) => ({ start: w.slice(0, 5), end: w.slice(6, 11) }));
+  }
+
+  /** "239.1.2.3:4000" or "10.0.0.5:4000,10.0.0.6:4000" (empty: none). */
+  addresses(name: string): { host: string; port: number }[] {
+    const value = this.raw(name);
+    if (value === undefined) return [];
+    const out: { host: string; port: number }[] = [];
+    for (const part of value.split(',').map((a) => a.trim())) {
+      const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(part);
+      const port = m ? Number(m[2]) : 0;
+      if (!m || m[1].split('.').some((o) => Number(o) > 255) || port < 1 || port > 65535) {
+        this.problems.push(
+          `${name} must be IPv4 host:port pairs separated by commas (got "${part}")`,
+        );
+        return [];
+      }
+      out.push({ host: m[1], port });
+    }
+    return out;
   }
 
   url(name: string, protocols: string[], hint: string): string {
@@ -214,7 +277,36 @@ export function loadEnv(source: Source = process.env): Env {
     zstdLevel: r.int('ZSTD_LEVEL', 19, 1, 22),
     patchMaxBaseMb: r.int('PATCH_MAX_BASE_MB', 128, 0, 4096),
     jobRetentionHours: r.int('JOB_RETENTION_HOURS', 168, 24, 24 * 365),
+    broadcast: {
+      rateKbps: r.int('BROADCAST_RATE_KBPS', 20000, 8, 10_000_000),
+      windows: r.windows('BROADCAST_WINDOWS'),
+      timezone: r.string('BROADCAST_TIMEZONE', 'UTC'),
+      cycles: r.int('BROADCAST_CYCLES', 2, 1, 100),
+      minSchools: r.int('BROADCAST_MIN_SCHOOLS', 2, 2, 1_000_000),
+      expectedLoss: r.int('BROADCAST_EXPECTED_LOSS_PERCENT', 5, 0, 50) / 100,
+      repairFraction: r.int('BROADCAST_REPAIR_PERCENT', 1, 0, 100) / 100,
+      addresses: r.addresses('BROADCAST_ADDRESSES'),
+      ttl: r.int('BROADCAST_TTL', 16, 0, 255),
+      multicastInterface: r.optional('BROADCAST_INTERFACE'),
+      tsi: r.int('BROADCAST_TSI', 1, 0, 0xffffffff),
+      repairGraceHours: r.int('BROADCAST_REPAIR_GRACE_HOURS', 24, 1, 24 * 60),
+    },
+    coverageRefreshSeconds: r.int('COVERAGE_REFRESH_SECONDS', 30, 1, 3600),
+    syncBytes: r.oneOf('SYNC_BYTES', 'embedded', ['embedded', 'x-accel', 's3-presign'] as const),
+    syncAccelPrefix: r.string('SYNC_ACCEL_PREFIX', '/_classcast_blobs/'),
+    syncPresignSeconds: r.int('SYNC_PRESIGN_SECONDS', 600, 10, 7 * 24 * 3600),
+    syncManifestTtlHours: r.int('SYNC_MANIFEST_TTL_HOURS', 168, 1, 24 * 365),
+    syncPollSeconds: r.int('SYNC_POLL_SECONDS', 3600, 5, 7 * 24 * 3600),
+    syncPollJitterPercent: r.int('SYNC_POLL_JITTER_PERCENT', 20, 0, 90),
+    syncManifestDebounceMs: r.int('SYNC_MANIFEST_DEBOUNCE_MS', 2000, 0, 600_000),
   };
+  try {
+    Intl.DateTimeFormat('en', { timeZone: env.broadcast.timezone });
+  } catch {
+    r.problems.push(
+      `BROADCAST_TIMEZONE must be an IANA time zone (got "${env.broadcast.timezone}")`,
+    );
+  }
   if (env.jwtSecret && env.jwtSecret.length < 32) {
     r.problems.push('JWT_SECRET must be at least 32 characters long');
   }
@@ -226,6 +318,15 @@ export function loadEnv(source: Source = process.env): Env {
   }
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(env.redisPrefix)) {
     r.problems.push('REDIS_PREFIX must be 1-64 letters, digits, dots, dashes or underscores');
+  }
+  if (env.syncBytes === 'x-accel' && env.storageDriver !== 'fs') {
+    r.problems.push('SYNC_BYTES=x-accel needs STORAGE_DRIVER=fs (nginx reads the blob directory)');
+  }
+  if (env.syncBytes === 's3-presign' && env.storageDriver !== 's3') {
+    r.problems.push('SYNC_BYTES=s3-presign needs STORAGE_DRIVER=s3');
+  }
+  if (!/^\/[A-Za-z0-9_/-]*\/$/.test(env.syncAccelPrefix)) {
+    r.problems.push('SYNC_ACCEL_PREFIX must be a location path that starts and ends with "/"');
   }
   if (r.problems.length > 0) throw new EnvError(r.problems);
   return env;

@@ -29,6 +29,12 @@ export interface JobPayloads {
   'packaging.plan': { schoolId: string };
   /** Builds one bundle from its stored plan; the job id is derived from the plan. */
   'packaging.build': { bundleId: string };
+  /** Decides broadcast or unicast for what broadcast-capable schools need; schedules the carousel. */
+  'broadcast.plan': Record<string, never>;
+  /** Folds changed schools into the coverage rollups (and time-driven changes: due dates, terminals). */
+  'coverage.refresh': Record<string, never>;
+  /** Recomputes and re-signs one school's sync manifest (debounced per school). */
+  'delivery.manifest': { schoolId: string };
 }
 
 export interface AssignPayload {
@@ -42,7 +48,14 @@ export interface AssignPayload {
 
 export type JobName = keyof JobPayloads;
 
-export const QUEUE_NAMES = ['maintenance', 'schools', 'assignments', 'media', 'packaging'] as const;
+export const QUEUE_NAMES = [
+  'maintenance',
+  'schools',
+  'assignments',
+  'media',
+  'packaging',
+  'delivery',
+] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export const JOB_QUEUE: { [N in JobName]: QueueName } = {
@@ -56,6 +69,9 @@ export const JOB_QUEUE: { [N in JobName]: QueueName } = {
   'media.render': 'media',
   'packaging.plan': 'packaging',
   'packaging.build': 'packaging',
+  'broadcast.plan': 'packaging',
+  'coverage.refresh': 'maintenance',
+  'delivery.manifest': 'delivery',
 };
 
 export const JOB_NAMES = Object.keys(JOB_QUEUE) as JobName[];

@@ -69,6 +69,7 @@ export class JobsWorkerModule {
         createQueueProcessor('assignments', options(1)),
         createQueueProcessor('media', options(env.mediaConcurrency)),
         createQueueProcessor('packaging', options(2)),
+        createQueueProcessor('delivery', options(4)),
       ],
     };
   }

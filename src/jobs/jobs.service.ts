@@ -29,9 +29,10 @@ export class JobsService {
     @InjectQueue('assignments') assignments: Queue,
     @InjectQueue('media') media: Queue,
     @InjectQueue('packaging') packaging: Queue,
+    @InjectQueue('delivery') delivery: Queue,
     private readonly records: JobsRepository,
   ) {
-    this.queues = { maintenance, schools, assignments, media, packaging };
+    this.queues = { maintenance, schools, assignments, media, packaging, delivery };
   }
 
   queue(name: QueueName): Queue {

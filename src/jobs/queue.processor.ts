@@ -1,6 +1,7 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, Type } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
+import { MetricsService } from '../modules/metrics/metrics.service';
 import { JobHandlers } from './job-handlers';
 import { QueueName } from './job-types';
 import { JobsRepository } from './jobs.repository';
@@ -31,6 +32,7 @@ export function createQueueProcessor(
     constructor(
       private readonly handlers: JobHandlers,
       private readonly records: JobsRepository,
+      private readonly metrics: MetricsService,
     ) {
       super();
     }
@@ -56,11 +58,19 @@ export function createQueueProcessor(
           },
         });
         await this.records.finish(id, 'completed', result, null);
+        this.metrics.jobDuration.observe(
+          { queue, job: job.name, result: 'completed' },
+          (Date.now() - started) / 1000,
+        );
         this.logger.log({ jobId: id, job: job.name, ms: Date.now() - started }, 'job completed');
         return result;
       } catch (err) {
         const final = err instanceof UnrecoverableError || attempt >= (job.opts.attempts ?? 1);
         await this.records.finish(id, final ? 'failed' : 'delayed', null, message(err));
+        this.metrics.jobDuration.observe(
+          { queue, job: job.name, result: final ? 'failed' : 'retried' },
+          (Date.now() - started) / 1000,
+        );
         this.logger.warn(
           { jobId: id, job: job.name, attempt, final, err: message(err) },
           'job failed',

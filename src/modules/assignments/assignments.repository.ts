@@ -33,10 +33,23 @@ interface Row {
   created_at: Date;
 }
 
-/** The derived state: from holdings now; packaging and delivery states join in later. */
-const STATE_SQL = `CASE
+/** Live bundles of the assignment's school that bring its lesson (at any version). */
+const LIVE_BUNDLE_SQL = `FROM bundle_school bs JOIN bundle b ON b.id = bs.bundle_id
+  WHERE bs.school_id = a.school_id AND bs.superseded_at IS NULL
+    AND b.lessons @> jsonb_build_array(jsonb_build_object('lessonId', a.lesson_id))`;
+
+/**
+ * The derived state: installed from holdings; failed and delivering from the terminals'
+ * deliveries of a live bundle that brings the lesson; packaged once such a bundle is ready.
+ */
+export const STATE_SQL = `CASE
   WHEN h.version IS NOT NULL AND h.version >= l.published_version THEN 'installed'
+  WHEN EXISTS (SELECT 1 ${LIVE_BUNDLE_SQL} AND EXISTS (SELECT 1 FROM delivery d
+    WHERE d.bundle_id = b.id AND d.school_id = a.school_id AND d.state = 'failed')) THEN 'failed'
   WHEN a.due_date IS NOT NULL AND a.due_date < (now() AT TIME ZONE s.timezone)::date THEN 'late'
+  WHEN EXISTS (SELECT 1 ${LIVE_BUNDLE_SQL} AND EXISTS (SELECT 1 FROM delivery d
+    WHERE d.bundle_id = b.id AND d.school_id = a.school_id AND d.state IN ('downloading', 'installed'))) THEN 'delivering'
+  WHEN EXISTS (SELECT 1 ${LIVE_BUNDLE_SQL} AND b.state = 'ready') THEN 'packaged'
   ELSE 'pending' END`;
 
 const toView = (r: Row): AssignmentView => ({

@@ -23,10 +23,18 @@ export interface HoldingView {
 /** Feeds the pure delivery-plan function with a school's link, holdings and assignments. */
 @Injectable()
 export class PlanService {
+  private arrivals: (schoolId: string) => Promise<Map<string, Date>> = () =>
+    Promise.resolve(new Map<string, Date>());
+
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
     private readonly schools: SchoolsService,
   ) {}
+
+  /** When lesson versions ("lessonId:version") reach the school another way (a broadcast). */
+  arrivalsElsewhere(lookup: (schoolId: string) => Promise<Map<string, Date>>): void {
+    this.arrivals = lookup;
+  }
 
   async plan(p: Principal, schoolId: string, now = new Date()): Promise<PlanView> {
     const school = await this.schools.visible(p, schoolId);
@@ -67,20 +75,34 @@ export class PlanService {
         assignedAt: r.created_at.toISOString(),
       });
     }
+    const broadcast = new Map(
+      [...(await this.arrivals(schoolId)).entries()].map(([k, at]) => [k, at.getTime()]),
+    );
     const plan = computeDeliveryPlan(
       {
         timezone: school.timezone,
         downlinkKbps: school.downlinkKbps,
         windows: school.windows,
         monthlyCapBytes: school.monthlyCapMb === null ? null : school.monthlyCapMb * MB,
-        bytesSentThisMonth: 0,
+        bytesSentThisMonth: await this.bytesSentThisMonth(schoolId, now),
         storageCapacityBytes: school.storageCapacityMb * MB,
         heldBytes,
       },
       items,
       now,
+      broadcast,
     );
     return { schoolId, computedAt: now.toISOString().replace(/\.\d{3}Z$/, 'Z'), ...plan };
+  }
+
+  /** Bytes sent to the school this calendar month of its time zone (terminal sync counts them). */
+  private async bytesSentThisMonth(schoolId: string, now: Date): Promise<number> {
+    const [row] = await this.ds.query<{ bytes: string }[]>(
+      `SELECT t.bytes FROM school s JOIN school_traffic t ON t.school_id = s.id
+         AND t.month = to_char($2::timestamptz AT TIME ZONE s.timezone, 'YYYY-MM') WHERE s.id = $1`,
+      [schoolId, now],
+    );
+    return row ? Number(row.bytes) : 0;
   }
 
   async holdings(p: Principal, schoolId: string): Promise<Page<HoldingView>> {

@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -89,42 +89,10 @@ export class CreateLessonDto {
   bureauId?: string;
 }
 
-export class UpdateLessonDto {
-  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 300) title?: string;
-  @ApiPropertyOptional({ nullable: true })
-  @IsOptional()
-  @IsString()
-  @MaxLength(10000)
-  description?: string | null;
-  @ApiPropertyOptional({ description: SUBJECT_DOC }) @IsOptional() @IsSubject() subject?: string;
-  @ApiPropertyOptional({ type: [Number] })
-  @IsOptional()
-  @IsArray()
-  @ArrayMinSize(1)
-  @ArrayMaxSize(12)
-  @ArrayUnique()
-  @IsInt({ each: true })
-  @Min(1, { each: true })
-  @Max(12, { each: true })
-  grades?: number[];
-  @ApiPropertyOptional() @IsOptional() @IsLanguageTag() language?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 100) curriculumCode?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 200) textbookEdition?: string;
-  @ApiPropertyOptional()
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(1440)
-  durationMinutes?: number;
-  @ApiPropertyOptional({ type: [String] })
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(50)
-  @IsString({ each: true })
-  @Length(1, 64, { each: true })
-  tags?: string[];
-  @ApiPropertyOptional() @IsOptional() @IsBoolean() teacherlessReady?: boolean;
-}
+/** Every field of a new lesson but its owner, each optional; `description: null` clears it. */
+export class UpdateLessonDto extends PartialType(
+  OmitType(CreateLessonDto, ['bureauId'] as const),
+) {}
 
 export const LESSON_STATUSES = ['draft', 'published', 'retired'] as const;
 export type LessonStatusView = (typeof LESSON_STATUSES)[number];

@@ -11,6 +11,9 @@ export class MetricsService {
   readonly renditionsFailed: Counter;
   readonly bundlesBuilt: Counter<'result'>;
   readonly blobsCorrupt: Counter;
+  readonly jobDuration: Histogram<'queue' | 'job' | 'result'>;
+  readonly bytesServed: Counter<'route'>;
+  readonly syncRequests: Counter<'route' | 'status'>;
 
   constructor(jobs: JobsService) {
     collectDefaultMetrics({ register: this.registry, prefix: 'classcast_' });
@@ -41,6 +44,25 @@ export class MetricsService {
     this.blobsCorrupt = new Counter({
       name: 'classcast_blobs_corrupt_total',
       help: 'Blobs whose bytes did not match their sha256 when read',
+      registers: [this.registry],
+    });
+    this.jobDuration = new Histogram({
+      name: 'classcast_job_duration_seconds',
+      help: 'Background job run time by queue, job name and result',
+      labelNames: ['queue', 'job', 'result'],
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800, 3600],
+      registers: [this.registry],
+    });
+    this.bytesServed = new Counter({
+      name: 'classcast_bytes_served_total',
+      help: 'Response bytes written (headers and body) by route pattern: downloads and sync',
+      labelNames: ['route'],
+      registers: [this.registry],
+    });
+    this.syncRequests = new Counter({
+      name: 'classcast_sync_requests_total',
+      help: 'Terminal sync requests (/api/v1/sync/*) by route pattern and status',
+      labelNames: ['route', 'status'],
       registers: [this.registry],
     });
     new Gauge({

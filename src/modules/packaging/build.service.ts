@@ -21,6 +21,7 @@ const MB = 1024 * 1024;
 @Injectable()
 export class BuildService implements OnModuleInit {
   private readonly logger = new Logger(BuildService.name);
+  private readonly builtListeners: ((bundleId: string) => Promise<void>)[] = [];
 
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
@@ -49,6 +50,11 @@ export class BuildService implements OnModuleInit {
         throw err;
       }
     });
+  }
+
+  /** Delivery re-signs the manifests of the schools a newly ready bundle serves. */
+  onBuilt(listener: (bundleId: string) => Promise<void>): void {
+    this.builtListeners.push(listener);
   }
 
   async build(
@@ -127,6 +133,7 @@ export class BuildService implements OnModuleInit {
         },
       );
       this.metrics.bundlesBuilt.inc({ result: 'ready' });
+      for (const listener of this.builtListeners) await listener(bundleId);
       this.logger.log(
         { bundleId, sha256: built.sha256, bytes: built.size, sourceBytes: built.sourceBytes },
         'bundle built',

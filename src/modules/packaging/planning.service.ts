@@ -96,6 +96,9 @@ export function bundleIdOf(planHash: string): string {
 @Injectable()
 export class PlanningService implements OnModuleInit {
   private readonly logger = new Logger(PlanningService.name);
+  private covered: (schoolId: string) => Promise<Set<string>> = () =>
+    Promise.resolve(new Set<string>());
+  private readonly plannedListeners: ((schoolId: string) => Promise<void>)[] = [];
 
   constructor(
     @InjectDataSource() private readonly ds: DataSource,
@@ -108,6 +111,7 @@ export class PlanningService implements OnModuleInit {
   onModuleInit(): void {
     this.handlers.register('packaging.plan', async ({ schoolId }) => {
       const outcome = await this.planSchool(schoolId);
+      for (const listener of this.plannedListeners) await listener(schoolId);
       return outcome.state === 'planned'
         ? { ...outcome, bundleIds: [outcome.bundleId] }
         : { ...outcome, bundleIds: [] };
@@ -115,6 +119,19 @@ export class PlanningService implements OnModuleInit {
     this.renditions.whenSettled((sha, profile) =>
       this.replanForSources([{ sha256: sha, profile }]),
     );
+  }
+
+  /**
+   * Lesson versions ("lessonId:version") another path (a broadcast) brings the school: unicast
+   * bundles leave them out.
+   */
+  coveredElsewhere(lookup: (schoolId: string) => Promise<Set<string>>): void {
+    this.covered = lookup;
+  }
+
+  /** Delivery follows a finished plan (bundles bound or superseded) without packaging knowing it. */
+  onPlanned(listener: (schoolId: string) => Promise<void>): void {
+    this.plannedListeners.push(listener);
   }
 
   async schedule(schoolIds: string[]): Promise<void> {
@@ -162,7 +179,12 @@ export class PlanningService implements OnModuleInit {
         )
       ).map((h) => [h.lesson_id, { version: h.version, bytes: Number(h.bytes) }]),
     );
-    const toSend = wanted.filter((w) => (held.get(w.lesson_id)?.version ?? 0) < w.version);
+    const covered = await this.covered(schoolId);
+    const toSend = wanted.filter(
+      (w) =>
+        (held.get(w.lesson_id)?.version ?? 0) < w.version &&
+        !covered.has(`${w.lesson_id}:${w.version}`),
+    );
     const wantedIds = new Set(wanted.map((w) => w.lesson_id));
     if (toSend.length === 0) {
       await this.supersedeOthers(schoolId, null, Number(school.need_version));
@@ -333,9 +355,11 @@ export class PlanningService implements OnModuleInit {
     needVersion: number,
   ): Promise<void> {
     await this.ds.transaction(async (em) => {
+      // Broadcast bundles (audience "broadcast-...") follow their carousel, not the school's need.
       await em.query(
         `UPDATE bundle_school SET superseded_at = now()
-         WHERE school_id = $1 AND superseded_at IS NULL AND ($2::uuid IS NULL OR bundle_id <> $2)`,
+         WHERE school_id = $1 AND superseded_at IS NULL AND ($2::uuid IS NULL OR bundle_id <> $2)
+           AND bundle_id NOT IN (SELECT id FROM bundle WHERE audience_id LIKE 'broadcast-%')`,
         [schoolId, keep],
       );
       await em.query(

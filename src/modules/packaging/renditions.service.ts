@@ -46,9 +46,36 @@ export class RenditionsService implements OnModuleInit {
 
   onModuleInit(): void {
     this.lessons.setRenditionLookup((shas) => this.listFor(shas));
-    this.handlers.register('media.render', (payload, ctx) =>
-      this.render(payload, (f) => ctx.progress(f * 100), ctx.attempt),
+    this.handlers.register('media.render', async (payload, ctx) => {
+      try {
+        return await this.render(payload, (f) => ctx.progress(f * 100), ctx.attempt);
+      } catch (err) {
+        if (ctx.attempt >= this.env.jobAttempts) await this.giveUp(payload, err);
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * The last attempt failed with an error (a missing source blob, a full disk): the rendition is
+   * marked failed so the source ships instead and the schools waiting for it are planned again,
+   * rather than left pending for ever.
+   */
+  private async giveUp(payload: JobPayloads['media.render'], err: unknown): Promise<void> {
+    const reason = `rendition gave up: ${err instanceof Error ? err.message : String(err)}`;
+    const updated = await this.ds
+      .getRepository(Rendition)
+      .update(
+        { sourceSha256: payload.sourceSha256, profile: payload.profile, state: 'pending' },
+        { state: 'failed', reason: reason.slice(0, 500) },
+      );
+    if (!updated.affected) return;
+    this.metrics.renditionsFailed.inc();
+    this.logger.warn(
+      { source: payload.sourceSha256, profile: payload.profile, reason },
+      'rendition failed on its last attempt; the source ships instead',
     );
+    await this.onSettled?.(payload.sourceSha256, payload.profile);
   }
 
   /** Planning asks to hear when a rendition settles, to plan the schools that waited for it. */

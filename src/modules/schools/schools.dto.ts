@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -98,41 +98,8 @@ export class CreateSchoolDto {
   device?: DeviceDto;
 }
 
-export class UpdateSchoolDto {
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(200) name?: string;
-  @ApiPropertyOptional({ format: 'uuid' }) @IsOptional() @IsUUID() regionId?: string;
-  @ApiPropertyOptional() @IsOptional() @IsInt() pupils?: number;
-  @ApiPropertyOptional({ type: [Number] })
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(12)
-  @IsInt({ each: true })
-  grades?: number[];
-  @ApiPropertyOptional({ type: [String] })
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(10)
-  @IsString({ each: true })
-  languages?: string[];
-  @ApiPropertyOptional({ type: [TeacherGapDto] })
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(20)
-  @ValidateNested({ each: true })
-  @Type(() => TeacherGapDto)
-  teacherGaps?: TeacherGapDto[];
-  @ApiPropertyOptional({ type: LinkDto })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => LinkDto)
-  link?: LinkDto;
-  @ApiPropertyOptional() @IsOptional() @IsInt() storageCapacityMb?: number;
-  @ApiPropertyOptional({ type: DeviceDto })
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => DeviceDto)
-  device?: DeviceDto;
-}
+/** Every field of a new school but its code (the external key), each optional. */
+export class UpdateSchoolDto extends PartialType(OmitType(CreateSchoolDto, ['code'] as const)) {}
 
 export class ListSchoolsQuery extends PageQuery {
   @ApiPropertyOptional({ format: 'uuid' }) @IsOptional() @IsUUID() regionId?: string;

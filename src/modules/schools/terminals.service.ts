@@ -139,12 +139,18 @@ export class TerminalsService {
   /** The terminal behind a token, or null; revocation is a column, so it takes effect at once. */
   async authenticate(token: string): Promise<TerminalPrincipal | null> {
     const hash = createHash('sha256').update(token).digest();
-    const terminal = await this.ds.getRepository(Terminal).findOneBy({ tokenHash: hash });
-    if (!terminal || terminal.revokedAt) return null;
-    if (!terminal.lastSeenAt || Date.now() - terminal.lastSeenAt.getTime() > SEEN_RESOLUTION_MS) {
-      await this.ds.getRepository(Terminal).update({ id: terminal.id }, { lastSeenAt: new Date() });
+    // Plain SQL: this runs on every poll of thousands of terminals.
+    const [terminal] = await this.ds.query<
+      { id: string; school_id: string; revoked_at: Date | null; last_seen_at: Date | null }[]
+    >(`SELECT id, school_id, revoked_at, last_seen_at FROM terminal WHERE token_hash = $1`, [hash]);
+    if (!terminal || terminal.revoked_at) return null;
+    if (
+      !terminal.last_seen_at ||
+      Date.now() - terminal.last_seen_at.getTime() > SEEN_RESOLUTION_MS
+    ) {
+      await this.ds.query(`UPDATE terminal SET last_seen_at = now() WHERE id = $1`, [terminal.id]);
     }
-    return { kind: 'terminal', terminalId: terminal.id, schoolId: terminal.schoolId };
+    return { kind: 'terminal', terminalId: terminal.id, schoolId: terminal.school_id };
   }
 
   private key(ip: string): string {

@@ -92,8 +92,7 @@ export class FsBlobDriver implements BlobDriver {
   }
 
   private pathOf(sha256: string): string {
-    assertSha256(sha256);
-    return join(this.root, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+    return join(this.root, relativeBlobPath(sha256));
   }
 
   /** When DATA_DIR/tmp is a separate mount, rename cannot cross it: copy beside the target first. */
@@ -118,4 +117,10 @@ async function fsync(path: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** Where a blob lives below DATA_DIR/blobs: `ab/cd/abcd...` (a web server's internal location maps it). */
+export function relativeBlobPath(sha256: string): string {
+  assertSha256(sha256);
+  return `${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}`;
 }

@@ -85,6 +85,16 @@ export class StorageService implements OnModuleInit, OnModuleDestroy {
     return this.driver.open(sha256, range);
   }
 
+  /** A presigned GET URL (S3 driver only). */
+  presignedGet(
+    sha256: string,
+    expiresSeconds: number,
+    response: { contentType: string; cacheControl: string; fileName?: string },
+  ): Promise<string> {
+    if (this.driver.name !== 's3') throw new Error('presigned URLs need the s3 storage driver');
+    return (this.driver as S3BlobDriver).presignedGet(sha256, expiresSeconds, response);
+  }
+
   size(sha256: string): Promise<number | null> {
     return this.driver.size(sha256);
   }

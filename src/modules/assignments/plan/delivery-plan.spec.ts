@@ -230,3 +230,46 @@ describe('computeDeliveryPlan: performance', () => {
     expect(elapsedMs).toBeLessThan(10_000);
   });
 });
+
+describe('items a broadcast brings', () => {
+  const school = {
+    timezone: 'UTC',
+    downlinkKbps: 8,
+    windows: [],
+    monthlyCapBytes: null,
+    bytesSentThisMonth: 0,
+    storageCapacityBytes: 10_000_000,
+    heldBytes: 0,
+  };
+  const item = (lessonId: string, dueDate: string | null) => ({
+    lessonId,
+    version: 1,
+    bytes: 1_000_000,
+    dueDate,
+    priority: 5,
+    assignedAt: '2026-11-01T00:00:00Z',
+  });
+  const now = new Date('2026-11-28T12:00:00Z');
+
+  it('arrive with the broadcast, take no unicast link time, and are late only by it', () => {
+    const broadcast = new Map([
+      ['b:1', Date.parse('2026-11-28T13:00:00.200Z')],
+      ['c:1', Date.parse('2026-12-05T00:00:00Z')],
+    ]);
+    const plan = computeDeliveryPlan(
+      school,
+      [item('b', '2026-12-01'), item('u', '2026-12-31'), item('c', '2026-12-01')],
+      now,
+      broadcast,
+    );
+    const byId = new Map(plan.items.map((i) => [i.lessonId, i]));
+    expect(byId.get('b')).toMatchObject({
+      estimatedArrival: '2026-11-28T13:00:01Z',
+      reasons: ['broadcast'],
+      late: false,
+    });
+    expect(byId.get('c')).toMatchObject({ reasons: ['broadcast', 'late'], late: true });
+    // 1 MB at 8 kbit/s is 1,000 s, as if nothing else were on the link.
+    expect(byId.get('u')?.estimatedArrival).toBe('2026-11-28T12:16:40Z');
+  });
+});

@@ -36,7 +36,12 @@ export interface PlanItemInput {
 
 /** Listed in this order when several apply. */
 export type PlanReason =
-  'exceeds_storage' | 'unreachable' | 'beyond_horizon' | 'waits_for_monthly_cap' | 'late';
+  | 'exceeds_storage'
+  | 'broadcast'
+  | 'unreachable'
+  | 'beyond_horizon'
+  | 'waits_for_monthly_cap'
+  | 'late';
 
 export interface PlanItem {
   lessonId: string;
@@ -140,6 +145,8 @@ export function computeDeliveryPlan(
   school: PlanSchool,
   items: PlanItemInput[],
   now: Date,
+  /** "lessonId:version" -> epoch ms: items a broadcast brings; they take no unicast link time. */
+  broadcast: ReadonlyMap<string, number> = new Map(),
 ): DeliveryPlan {
   const nowMs = now.getTime();
   if (!Number.isFinite(nowMs)) throw new RangeError('invalid now');
@@ -183,6 +190,18 @@ export function computeDeliveryPlan(
       };
     }
     plannedBytes += item.bytes;
+    const byBroadcast = broadcast.get(`${item.lessonId}:${item.version}`);
+    if (byBroadcast !== undefined) {
+      const arrivalMs = ceilToSecond(Math.max(nowMs, byBroadcast));
+      const late = deadlineMs !== null && arrivalMs > deadlineMs;
+      return {
+        ...base,
+        estimatedArrival: formatArrival(arrivalMs),
+        late,
+        fits: true,
+        reasons: late ? ['broadcast', 'late'] : ['broadcast'],
+      };
+    }
     if (unreachable) {
       const late = deadlineMs !== null;
       return {

@@ -37,10 +37,11 @@ describe('readSchoolCsv: size and streaming', () => {
     const elapsed = Date.now() - started;
     expect(rows).toBe(64_000);
     expect(lastLine).toBe(64_001);
-    expect(elapsed).toBeLessThan(60_000);
+    // A stall detector, not a speed test (bench/schools.bench.ts measures speed): CI machines are shared.
+    expect(elapsed).toBeLessThan(240_000);
     // Loose on purpose (the GC runs when it likes): holding every row would cost far more.
     expect(peak - baseline).toBeLessThan(150 * 1024 * 1024);
-  });
+  }, 300_000);
 
   it('yields rows before the upload has ended', async () => {
     const source = new PassThrough();
@@ -130,6 +131,6 @@ describe('readSchoolCsv: garbage', () => {
     expect([...kinds]).toEqual(['rejected']);
     expect(rejected).toBeGreaterThan(1000);
     // csv-parse itself reads random bytes at roughly 10 MB/s; the bound only catches a stall.
-    expect(Date.now() - started).toBeLessThan(60_000);
-  });
+    expect(Date.now() - started).toBeLessThan(240_000);
+  }, 300_000);
 });
