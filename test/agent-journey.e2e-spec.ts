@@ -111,7 +111,12 @@ describe('agent journey through the real server and a faulty link', () => {
         });
         child.on('exit', () => reject(new Error('serve exited')));
       });
-      expect(await (await fetch(`${base}/`)).text()).toContain(`/lessons/${lessonId}/`);
+      const home = await (await fetch(`${base}/`)).text();
+      expect(home).toContain(`/lessons/${lessonId}/`);
+      // Shelved by subject and grade, under its title, from the signed manifest.
+      expect(home).toContain('English 英语');
+      expect(home).toContain('Grade 3');
+      expect(home).not.toContain('Unsorted');
       const page = await (await fetch(`${base}/lessons/${lessonId}/`)).text();
       expect(page).toContain('reader.pdf');
       const pdf = await fetch(`${base}/lessons/${lessonId}/files/reader.pdf`);

@@ -43,6 +43,10 @@ export interface SyncManifestLesson {
   lessonId: string;
   version: number;
   files: SyncManifestFile[];
+  /** For the offline library's shelves (subject and grade); not needed to install. */
+  title?: string;
+  subject?: string;
+  grades?: number[];
 }
 
 export interface SyncManifestBundle {
@@ -310,6 +314,9 @@ export function serializeManifestPayload(p: SyncManifestPayload): string {
       lessonId: l.lessonId,
       version: l.version,
       files: l.files.map((f) => ({ path: f.path, sha256: f.sha256, size: f.size })),
+      ...(l.title === undefined ? {} : { title: l.title }),
+      ...(l.subject === undefined ? {} : { subject: l.subject }),
+      ...(l.grades === undefined ? {} : { grades: l.grades }),
     })),
     bundles: p.bundles.map((b) => ({
       id: b.id,

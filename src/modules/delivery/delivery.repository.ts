@@ -56,15 +56,32 @@ export class DeliveryRepository {
   }
 
   async wanted(schoolId: string): Promise<WantedLesson[]> {
-    const rows = await this.ds.query<{ lesson_id: string; version: number; priority: number }[]>(
-      `SELECT a.lesson_id, l.published_version AS version, min(a.priority)::int AS priority
+    const rows = await this.ds.query<
+      {
+        lesson_id: string;
+        version: number;
+        priority: number;
+        title: string;
+        subject: string;
+        grades: number[];
+      }[]
+    >(
+      `SELECT a.lesson_id, l.published_version AS version, min(a.priority)::int AS priority,
+              l.title, l.subject, l.grades
        FROM assignment a JOIN lesson l ON l.id = a.lesson_id
        WHERE a.school_id = $1 AND a.revoked_at IS NULL AND l.status = 'active'
          AND l.published_version IS NOT NULL
-       GROUP BY a.lesson_id, l.published_version`,
+       GROUP BY a.lesson_id, l.published_version, l.title, l.subject, l.grades`,
       [schoolId],
     );
-    return rows.map((r) => ({ lessonId: r.lesson_id, version: r.version, priority: r.priority }));
+    return rows.map((r) => ({
+      lessonId: r.lesson_id,
+      version: r.version,
+      priority: r.priority,
+      title: r.title,
+      subject: r.subject,
+      grades: r.grades,
+    }));
   }
 
   async held(schoolId: string): Promise<Map<string, number>> {

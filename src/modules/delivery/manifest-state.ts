@@ -13,6 +13,9 @@ export interface WantedLesson {
   lessonId: string;
   version: number;
   priority: number;
+  title?: string;
+  subject?: string;
+  grades?: number[];
 }
 
 export interface ReadyBundle {
@@ -72,6 +75,9 @@ export function manifestState(input: ManifestInputs): ManifestState {
       lessonId: w.lessonId,
       version,
       files: [...files].sort((a, b) => byText(a.path, b.path)),
+      ...(w.title !== undefined ? { title: w.title } : {}),
+      ...(w.subject !== undefined ? { subject: w.subject } : {}),
+      ...(w.grades !== undefined ? { grades: w.grades } : {}),
     });
   }
   const wantedIds = new Set(input.wanted.map((w) => w.lessonId));
