@@ -24,6 +24,8 @@ interface BundleView {
 }
 
 describe('packaging under faults', () => {
+  // Deadlines, not speed limits: a shared CI machine can be slow, a stuck pipeline never ends.
+  jest.setTimeout(300_000);
   let t: TestApp;
   let bureau: Actor;
   const as = (a: Actor) => ({ Authorization: `Bearer ${a.token}` });
@@ -48,7 +50,7 @@ describe('packaging under faults', () => {
   const waitFor = async <T>(
     what: string,
     probe: () => Promise<T | undefined>,
-    seconds = 60,
+    seconds = 180,
   ): Promise<T> => {
     for (let i = 0; i < seconds * 5; i++) {
       const value = await probe();
