@@ -78,7 +78,12 @@ export class FsBlobDriver implements BlobDriver {
       throw err;
     }
     // The stream owns the handle from here on and closes it when it ends or is destroyed.
-    return handle.createReadStream({ start: range?.start, end: range?.end });
+    // 1 MiB reads: a sixteenth of the reads and stream events of the default 64 KiB for the same bytes.
+    return handle.createReadStream({
+      start: range?.start,
+      end: range?.end,
+      highWaterMark: 1 << 20,
+    });
   }
 
   async delete(sha256: string): Promise<void> {
