@@ -114,9 +114,15 @@ describe('broadcast planning: what many receivers need goes on the carousel, the
       .set(as(bureau))
       .send({ lessonId: own.id, schoolIds: [receivers[0]] })
       .expect(201);
+    // Wait for each school's bundle to bring everything assigned to it (receivers[0] also gets
+    // `own`), so planning sees the settled need rather than a first bundle built in between.
     for (const s of [...receivers, plain]) {
+      const wanted = s === receivers[0] ? [shared.id, own.id] : [shared.id];
       await until(`unicast bundle of ${s}`, async () =>
-        (await bundles(s)).find((b) => b.state === 'ready'),
+        (await bundles(s)).find(
+          (b) =>
+            b.state === 'ready' && wanted.every((id) => b.lessons.some((l) => l.lessonId === id)),
+        ),
       );
     }
 
