@@ -224,6 +224,9 @@ describe('packaging under faults', () => {
     const first = await waitFor('a ready bundle for A', async () =>
       (await bundlesOf(a)).find((x) => x.state === 'ready'),
     );
+    // Asking B to build now must find A's bundle, not make another (API.md: the result names the
+    // existing bundle when nothing new is needed).
+    await t.http().post(`/api/v1/schools/${b}/bundles`).set(as(bureau)).expect(202);
     const second = await waitFor('a ready bundle for B', async () =>
       (await bundlesOf(b)).find((x) => x.state === 'ready'),
     );

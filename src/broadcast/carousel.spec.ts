@@ -97,7 +97,9 @@ describe('carousel over loopback UDP', () => {
         const stats = await sendCarousel(
           baseOptions(
             receivers.map((r) => r.port),
-            { expectedLoss: loss },
+            // Matched with a margin: the loss a receiver sees on a small object varies around the mean.
+            // 20 Mbit/s: the channel rate, which a loaded CI machine's receivers keep up with.
+            { expectedLoss: loss * 1.5, rateBitsPerSecond: 20e6 },
           ),
         );
         expect(stats.cycles).toBe(1);
