@@ -163,7 +163,7 @@ describe('packaging under faults', () => {
           size: 1000,
           device: { maxVideoHeight: 480, videoCodecs: ['h264'], imageFormats: ['webp'] },
         },
-        jobId: `render-${sourceSha256}-${profile}`,
+        key: `render-${sourceSha256}-${profile}`,
       },
     ]);
     const row = await waitFor('the rendition to give up', async () => {

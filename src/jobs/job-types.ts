@@ -27,7 +27,7 @@ export interface JobPayloads {
   };
   /** Works out what a school still lacks and queues the bundle that brings it. */
   'packaging.plan': { schoolId: string };
-  /** Builds one bundle from its stored plan; the job id is derived from the plan. */
+  /** Builds one bundle from its stored plan; requests coalesce by bundle id, a built bundle is left as it is. */
   'packaging.build': { bundleId: string };
   /** Decides broadcast or unicast for what broadcast-capable schools need; schedules the carousel. */
   'broadcast.plan': Record<string, never>;

@@ -61,12 +61,15 @@ export class JobsService {
   }
 
   /**
-   * Many jobs of one name in one round trip, for internal work nobody polls (no job records):
-   * a job id already waiting absorbs the new one, which is how per-school debouncing works.
+   * Many jobs of one name in one round trip, for internal work nobody polls (no job records).
+   * Jobs that re-derive their work from PostgreSQL (plan a school, fold its need, sign its
+   * manifest) coalesce by `key`: a request while one is waiting or delayed is absorbed by it
+   * (per-school debouncing); a request while one is running queues exactly one more run after it,
+   * so a change committed during a run is never lost; a failed job no longer blocks new requests.
    */
   async enqueueMany<N extends JobName>(
     name: N,
-    jobs: { payload: JobPayloads[N]; jobId: string; delay?: number }[],
+    jobs: { payload: JobPayloads[N]; key: string; delay?: number }[],
   ): Promise<void> {
     if (jobs.length === 0) return;
     await this.queues[JOB_QUEUE[name]].addBulk(
@@ -74,7 +77,7 @@ export class JobsService {
         name,
         data: j.payload,
         opts: {
-          jobId: j.jobId,
+          deduplication: { id: j.key, keepLastIfActive: true },
           delay: j.delay,
           removeOnComplete: true,
           removeOnFail: { age: 24 * 3600 },

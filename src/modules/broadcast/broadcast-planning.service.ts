@@ -112,7 +112,7 @@ export class BroadcastPlanningService implements OnModuleInit {
       });
       if (state === 'queued' || state === 'failed') {
         await this.jobs.enqueueMany('packaging.build', [
-          { payload: { bundleId }, jobId: `bundle-${hash}` },
+          { payload: { bundleId }, key: `bundle-${bundleId}` },
         ]);
       }
       for (const item of group.items) bundleOf.set(item, bundleId);

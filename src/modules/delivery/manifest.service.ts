@@ -78,7 +78,7 @@ export class ManifestService implements OnModuleInit {
         'delivery.manifest',
         schoolIds.slice(i, i + 1000).map((schoolId) => ({
           payload: { schoolId },
-          jobId: `manifest-${schoolId}`,
+          key: `manifest-${schoolId}`,
           delay: delayMs,
         })),
       );

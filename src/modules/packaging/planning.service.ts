@@ -139,7 +139,7 @@ export class PlanningService implements OnModuleInit {
       'packaging.plan',
       [...new Set(schoolIds)].map((schoolId) => ({
         payload: { schoolId },
-        jobId: `plan-${schoolId}`,
+        key: `plan-${schoolId}`,
       })),
     );
   }
@@ -338,7 +338,7 @@ export class PlanningService implements OnModuleInit {
     );
     if (bundle?.state === 'queued' || bundle?.state === 'failed') {
       await this.jobs.enqueueMany('packaging.build', [
-        { payload: { bundleId }, jobId: `bundle-${hash}` },
+        { payload: { bundleId }, key: `bundle-${bundleId}` },
       ]);
     }
     this.logger.log(

@@ -36,7 +36,7 @@ export class PackagingReconciler implements OnModuleInit {
     );
     await this.jobs.enqueueMany(
       'packaging.build',
-      bundles.map((b) => ({ payload: { bundleId: b.id }, jobId: `bundle-${b.id}` })),
+      bundles.map((b) => ({ payload: { bundleId: b.id }, key: `bundle-${b.id}` })),
     );
     const renditions = await this.ds.query<
       { source_sha256: string; profile: string; media_type: string; size: string }[]

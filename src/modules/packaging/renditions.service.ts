@@ -113,7 +113,7 @@ export class RenditionsService implements OnModuleInit {
     for (const f of needed) {
       const r = bySha.get(f.sha256);
       if (!r || r.state === 'pending') {
-        // A pending row whose job a lost Redis forgot is asked for again; job ids coalesce.
+        // A pending row whose job a lost Redis forgot is asked for again; requests coalesce by key.
         missing.push(f);
         out.set(f.sha256, { state: 'waiting' });
       } else if (r.state === 'ready' && r.blobSha256) {
@@ -158,7 +158,7 @@ export class RenditionsService implements OnModuleInit {
           size: f.size,
           device,
         },
-        jobId: `render-${f.sha256}-${key}`,
+        key: `render-${f.sha256}-${key}`,
       })),
     );
   }

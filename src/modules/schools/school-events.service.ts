@@ -89,7 +89,7 @@ export class SchoolEventsService implements OnModuleInit, OnApplicationBootstrap
         'schools.need-changed',
         unique.slice(i, i + 1000).map((schoolId) => ({
           payload: { schoolId },
-          jobId: `need-${schoolId}`,
+          key: `need-${schoolId}`,
           delay: delaySeconds * 1000,
         })),
       );
