@@ -12,8 +12,13 @@
  * downloads per server, BENCH_SYNC_PARALLEL (default 20) the parallel downloads,
  * BENCH_SYNC_TERMINALS (default 2000) and BENCH_SYNC_SECONDS (default 20) the polling runs, and
  * BENCH_SYNC_RATE (default 200 polls/s: 2,000 terminals each polling every 10 s as a receive window
- * opens) the offered load of the latency run. A second run at full speed (50 connections) gives the
- * throughput, against /health at full speed as the ceiling.
+ * opens) the offered load of the paced run. A second run at full speed (50 connections, closed
+ * loop: the harshest case, latency there is mostly queueing) gives the throughput. /health is run
+ * the same two ways as the framework's ceiling.
+ *
+ * The paced runs use 10 connections: autocannon paces each connection on its own timer, so 50
+ * paced connections fire in bursts of 50 and a bare node:http server already shows a p99 near
+ * 80 ms at 200/s that way; 10 connections at 20/s each offer the same load without that artefact.
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
@@ -48,6 +53,7 @@ const run = promisify(execFile);
 const MB = 1024 * 1024;
 const RATIO_ANCHOR = 0.5;
 const P99_ANCHOR_MS = 100;
+const PACED_CONNECTIONS = 10;
 
 function intEnv(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -213,7 +219,7 @@ runBench('sync bench', async (cleanup) => {
   const cannon = (path: string, withTokens: boolean, overallRate?: number) =>
     autocannon({
       url: server.baseUrl,
-      connections: 50,
+      connections: overallRate ? PACED_CONNECTIONS : 50,
       duration: seconds,
       ...(overallRate ? { overallRate } : {}),
       requests: [
@@ -237,7 +243,9 @@ runBench('sync bench', async (cleanup) => {
   const paced = await cannon('/api/v1/sync/manifest', true, rate);
   console.log(`polling manifests at full speed for ${seconds} s (50 connections)...`);
   const polls = await cannon('/api/v1/sync/manifest', true);
-  console.log(`polling /health for ${seconds} s...`);
+  console.log(`polling /health at ${rate}/s for ${seconds} s...`);
+  const healthPaced = await cannon('/health', false, rate);
+  console.log(`polling /health at full speed for ${seconds} s...`);
   const health = await cannon('/health', false);
 
   const report = {
@@ -258,7 +266,9 @@ runBench('sync bench', async (cleanup) => {
       manifestBytes: JSON.stringify(sampleBody).length,
       seconds,
       connections: 50,
+      pacedConnections: PACED_CONNECTIONS,
       atRate: { offeredPerS: rate, ...summary(paced) },
+      healthAtRate: { offeredPerS: rate, ...summary(healthPaced) },
       manifest: summary(polls),
       health: summary(health),
       throughputVsHealth: round(polls.requests.average / health.requests.average, 2),
@@ -279,30 +289,38 @@ runBench('sync bench', async (cleanup) => {
     `\nRSS of the api during ${parallel} parallel downloads: ${JSON.stringify(report.rssDuringParallelDownloads)}`,
   );
   console.log('\nManifest polling vs /health (same server, same load):');
+  const row = (route: string, load: string, r: CannonResult, anchor: string) => [
+    route,
+    load,
+    round(r.requests.average),
+    r.latency.p50,
+    r.latency.p90,
+    r.latency.p99,
+    r.latency.max,
+    r.non2xx,
+    r.errors,
+    anchor,
+  ];
+  const paceLabel = `${rate}/s, ${PACED_CONNECTIONS} conn`;
   console.log(
     formatTable(
-      ['route', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors', 'anchor'],
       [
-        [
-          'GET /api/v1/sync/manifest',
-          round(polls.requests.average),
-          polls.latency.p50,
-          polls.latency.p99,
-          polls.latency.max,
-          polls.non2xx,
-          polls.errors,
-          `p99 < ${P99_ANCHOR_MS}`,
-        ],
-        [
-          'GET /health (ceiling)',
-          round(health.requests.average),
-          health.latency.p50,
-          health.latency.p99,
-          health.latency.max,
-          health.non2xx,
-          health.errors,
-          '',
-        ],
+        'route',
+        'load',
+        'req/s',
+        'p50 ms',
+        'p90 ms',
+        'p99 ms',
+        'max ms',
+        'non-2xx',
+        'errors',
+        'anchor',
+      ],
+      [
+        row('GET /api/v1/sync/manifest', paceLabel, paced, `p99 < ${P99_ANCHOR_MS}`),
+        row('GET /health (ceiling)', paceLabel, healthPaced, ''),
+        row('GET /api/v1/sync/manifest', 'full, 50 conn', polls, `p99 < ${P99_ANCHOR_MS}`),
+        row('GET /health (ceiling)', 'full, 50 conn', health, ''),
       ],
     ),
   );

@@ -538,6 +538,33 @@ describe('schools: CRUD, CSV import, terminals and enrollment', () => {
       ).toHaveLength(2);
     });
 
+    it('stops the tokens of a deleted school at once, though they were just used', async () => {
+      const id = (
+        await t
+          .http()
+          .post('/api/v1/schools')
+          .set(as(bureau))
+          .send(school('TERM-GONE', county.id))
+          .expect(201)
+      ).body.id as string;
+      const { code } = (
+        await t.http().post(`/api/v1/schools/${id}/enrollment-codes`).set(as(bureau)).expect(201)
+      ).body as { code: string };
+      const { token } = (
+        await t
+          .http()
+          .post('/api/v1/sync/enroll')
+          .send({ code, name: 'gone', agentVersion: '1.0.0' })
+          .expect(201)
+      ).body as { token: string };
+      const bearer = { Authorization: `Bearer ${token}` };
+      await t.http().get('/api/v1/sync/keys').set(bearer).expect(200);
+      await t.http().get('/api/v1/sync/keys').set(bearer).expect(200);
+      await t.http().delete(`/api/v1/schools/${id}`).set(as(bureau)).expect(204);
+      const res = await t.http().get('/api/v1/sync/keys').set(bearer).expect(401);
+      expect(res.body.code).toBe('unauthorized');
+    });
+
     it('refuses an expired code', async () => {
       const { code } = await newCode();
       await t.app

@@ -66,6 +66,7 @@ export interface Env {
   syncManifestTtlHours: number;
   syncPollSeconds: number;
   syncPollJitterPercent: number;
+  syncTokenCacheSeconds: number;
   syncManifestDebounceMs: number;
 }
 
@@ -300,6 +301,7 @@ export function loadEnv(source: Source = process.env): Env {
     syncManifestTtlHours: r.int('SYNC_MANIFEST_TTL_HOURS', 168, 1, 24 * 365),
     syncPollSeconds: r.int('SYNC_POLL_SECONDS', 3600, 5, 7 * 24 * 3600),
     syncPollJitterPercent: r.int('SYNC_POLL_JITTER_PERCENT', 20, 0, 90),
+    syncTokenCacheSeconds: r.int('SYNC_TOKEN_CACHE_SECONDS', 5, 0, 300),
     syncManifestDebounceMs: r.int('SYNC_MANIFEST_DEBOUNCE_MS', 2000, 0, 600_000),
   };
   try {

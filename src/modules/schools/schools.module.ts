@@ -1,3 +1,4 @@
+import { TerminalTokenCache } from './terminal-token-cache';
 import { Module } from '@nestjs/common';
 import { SchoolImportService } from './school-import.service';
 import { SchoolEventsService } from './school-events.service';
@@ -17,6 +18,7 @@ import { TerminalsService } from './terminals.service';
     SchoolImportService,
     TerminalsService,
     TerminalGuard,
+    TerminalTokenCache,
   ],
   exports: [
     SchoolsService,

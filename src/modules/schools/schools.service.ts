@@ -9,6 +9,7 @@ import { SchoolEventsService } from './school-events.service';
 import { School } from './school.entities';
 import { CreateSchoolDto, ListSchoolsQuery, SchoolView, UpdateSchoolDto } from './schools.dto';
 import { SchoolsRepository } from './schools.repository';
+import { TerminalTokenCache } from './terminal-token-cache';
 
 export const toSchoolView = (s: School): SchoolView => ({
   id: s.id,
@@ -61,6 +62,7 @@ export class SchoolsService {
     private readonly repo: SchoolsRepository,
     private readonly regions: RegionsService,
     private readonly events: SchoolEventsService,
+    private readonly tokens: TerminalTokenCache,
   ) {}
 
   /** A school inside the caller's region subtree, or 404: existence never leaks across regions. */
@@ -175,6 +177,8 @@ export class SchoolsService {
   async remove(p: Principal, id: string): Promise<void> {
     await this.visible(p, id);
     await this.repo.delete(id);
+    // Its terminals went with it (ON DELETE CASCADE): their tokens must stop working now.
+    await this.tokens.forget({ schoolId: id });
   }
 
   private validate(fields: SchoolFields): SchoolFields {

@@ -14,6 +14,7 @@ import { hashSecret, newEnrollmentCode, normaliseEnrollmentCode } from './enroll
 import { EnrollmentCode, Terminal } from './school.entities';
 import { EnrollDto, TerminalView } from './schools.dto';
 import { SchoolsService } from './schools.service';
+import { TerminalTokenCache } from './terminal-token-cache';
 
 export interface TerminalPrincipal {
   kind: 'terminal';
@@ -49,6 +50,7 @@ export class TerminalsService {
     private readonly signing: SigningService,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(ENV) private readonly env: Env,
+    private readonly tokens: TerminalTokenCache,
   ) {}
 
   async createCode(p: Principal, schoolId: string): Promise<{ code: string; expiresAt: string }> {
@@ -134,23 +136,41 @@ export class TerminalsService {
     if (!terminal.revokedAt) {
       await this.ds.getRepository(Terminal).update({ id: terminalId }, { revokedAt: new Date() });
     }
+    await this.tokens.forget({ terminalId });
   }
 
-  /** The terminal behind a token, or null; revocation is a column, so it takes effect at once. */
+  /**
+   * The terminal behind a token, or null. Valid tokens are remembered for
+   * SYNC_TOKEN_CACHE_SECONDS (TerminalTokenCache); revoking forgets them at once.
+   */
   async authenticate(token: string): Promise<TerminalPrincipal | null> {
     const hash = createHash('sha256').update(token).digest();
-    // Plain SQL: this runs on every poll of thousands of terminals.
-    const [terminal] = await this.ds.query<
-      { id: string; school_id: string; revoked_at: Date | null; last_seen_at: Date | null }[]
-    >(`SELECT id, school_id, revoked_at, last_seen_at FROM terminal WHERE token_hash = $1`, [hash]);
-    if (!terminal || terminal.revoked_at) return null;
-    if (
-      !terminal.last_seen_at ||
-      Date.now() - terminal.last_seen_at.getTime() > SEEN_RESOLUTION_MS
-    ) {
-      await this.ds.query(`UPDATE terminal SET last_seen_at = now() WHERE id = $1`, [terminal.id]);
+    const hashHex = hash.toString('hex');
+    const now = Date.now();
+    let entry = this.tokens.get(hashHex, now);
+    if (!entry) {
+      // Plain SQL: this runs on every poll of thousands of terminals.
+      const [terminal] = await this.ds.query<
+        { id: string; school_id: string; revoked_at: Date | null; last_seen_at: Date | null }[]
+      >(`SELECT id, school_id, revoked_at, last_seen_at FROM terminal WHERE token_hash = $1`, [
+        hash,
+      ]);
+      if (!terminal || terminal.revoked_at) return null;
+      entry = {
+        terminalId: terminal.id,
+        schoolId: terminal.school_id,
+        lastSeenMs: terminal.last_seen_at?.getTime() ?? 0,
+        readMs: now,
+      };
+      this.tokens.set(hashHex, entry);
     }
-    return { kind: 'terminal', terminalId: terminal.id, schoolId: terminal.school_id };
+    if (now - entry.lastSeenMs > SEEN_RESOLUTION_MS) {
+      entry.lastSeenMs = now;
+      await this.ds.query(`UPDATE terminal SET last_seen_at = now() WHERE id = $1`, [
+        entry.terminalId,
+      ]);
+    }
+    return { kind: 'terminal', terminalId: entry.terminalId, schoolId: entry.schoolId };
   }
 
   private key(ip: string): string {
