@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { bulkWriteRunning } from '../src/database/bulk-write';
 import { MatchingRepository } from '../src/modules/assignments/matching.repository';
 import { SchoolEventsService } from '../src/modules/schools/school-events.service';
 import {
@@ -261,7 +262,19 @@ describe('gap matching at scale: bulk writes, batches, need changes', () => {
       proposals.length,
     );
 
-    const applied = await match(false);
+    // While it writes, the run holds the bulk-write marker (the coverage rollup waits for it).
+    let markerSeen = false;
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        if (await bulkWriteRunning(ds)) markerSeen = true;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    const applied = await match(false).finally(() => (watching = false));
+    await watcher;
+    expect(markerSeen).toBe(true);
+    expect(await bulkWriteRunning(ds)).toBe(false);
     expect({ ...applied.result, dryRun: true, created: 0 }).toEqual(dry.result);
     // What applying each proposal makes, less what the schools already held.
     const courseLessons = [calligraphy3.id, calligraphy4.id];

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { bulkWriteRunning, holdBulkWrite } from '../src/database/bulk-write';
 import { CoverageRefresher } from '../src/modules/coverage/coverage.refresher';
 import { CoverageService } from '../src/modules/coverage/coverage.service';
 import {
@@ -490,6 +491,38 @@ describe('coverage: rollups, scoping, CSV and metrics', () => {
       if (body.bytes.sent === 2000) break;
       if (Date.now() - started > 60_000) throw new Error('the delivery was never folded in');
       await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+
+  it('lets a bulk write (gap matching) finish before the scheduled refresh folds its changes', async () => {
+    const release = await holdBulkWrite(ds);
+    let released = false;
+    try {
+      expect(await bulkWriteRunning(ds)).toBe(true);
+      const refresher = t.app.get(CoverageRefresher);
+      expect(await refresher.refresh({ yieldToBulkWrites: true })).toMatchObject({
+        yielded: true,
+        schools: 0,
+      });
+      await ds.query(`UPDATE school SET pupils = 140 WHERE id = $1`, [schoolId.s3]);
+      // The timer (every second here) leaves the change marked, not folded, while the write runs.
+      await new Promise((r) => setTimeout(r, 3000));
+      expect((await get(admin, `summary?regionId=${region.county2.id}`)).pupils).toBe(130);
+      const [{ n }] = await ds.query<{ n: number }[]>(
+        `SELECT count(*)::int AS n FROM coverage_dirty WHERE school_id = $1`,
+        [schoolId.s3],
+      );
+      expect(n).toBeGreaterThan(0);
+      await release();
+      released = true;
+      expect(await bulkWriteRunning(ds)).toBe(false);
+      const started = Date.now();
+      while ((await get(admin, `summary?regionId=${region.county2.id}`)).pupils !== 140) {
+        if (Date.now() - started > 30_000) throw new Error('the refresh never resumed');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      if (!released) await release();
     }
   });
 

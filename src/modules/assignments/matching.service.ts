@@ -21,6 +21,7 @@ import {
   matchSchool,
 } from './matching';
 import { GapSchoolRow, MatchingRepository } from './matching.repository';
+import { holdBulkWrite } from '../../database/bulk-write';
 
 const BATCH = 1000;
 const WRITERS = 2;
@@ -119,6 +120,8 @@ export class MatchingService implements OnModuleInit {
       ms[phase] += now - t;
       t = now;
     };
+    // The coverage rollup waits while this writes: it would only compete for the same cores.
+    const releaseBulkWrite = await holdBulkWrite(this.ds);
     try {
       for (;;) {
         const rows = await this.repo.gapSchoolsAfter(paths, after, BATCH);
@@ -171,6 +174,7 @@ export class MatchingService implements OnModuleInit {
       lap('waitForWrite');
     } finally {
       await writer.settle();
+      await releaseBulkWrite();
     }
     const millis = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, Math.round(v)]));
     this.logger.log(

@@ -18,7 +18,7 @@ export class CoverageJobs implements OnModuleInit, OnApplicationBootstrap {
     this.handlers.register('coverage.refresh', async () => {
       // A pass longer than the interval would only queue up behind itself.
       const budgetMs = Math.max(1000, this.env.coverageRefreshSeconds * 1000);
-      return this.refresher.refresh({ budgetMs });
+      return this.refresher.refresh({ budgetMs, yieldToBulkWrites: true });
     });
   }
 

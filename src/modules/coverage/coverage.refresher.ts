@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { returnedRows } from '../../database/columns';
 import { STATE_SQL } from '../assignments/assignments.repository';
+import { bulkWriteRunning } from '../../database/bulk-write';
 
 /** Per-school figures, in the column order of coverage_school after its key columns. */
 const SCHOOL_FIGURES = [
@@ -49,12 +50,17 @@ const ANCESTORS = (path: string) => `string_to_array(trim(both '/' from ${path})
 
 const LOCK_KEY = 7_740_061;
 
+/** The longest a scheduled refresh keeps yielding to a bulk write before it runs anyway. */
+const MAX_YIELD_MS = 10 * 60_000;
+
 export interface RefreshResult {
   schools: number;
   terminalChanges: number;
   drained: boolean;
   asOf: string | null;
   ms: number;
+  /** Skipped this time: a bulk write was in progress. */
+  yielded?: boolean;
 }
 
 /**
@@ -69,12 +75,28 @@ export interface RefreshResult {
 export class CoverageRefresher {
   private readonly logger = new Logger(CoverageRefresher.name);
   private sentSql: string | null | undefined;
+  private yieldingSince: number | undefined;
 
   constructor(@InjectDataSource() private readonly ds: DataSource) {}
 
-  /** Passes of at most `batch` schools until the queue is drained or the budget is spent. */
-  async refresh(opts: { budgetMs?: number; batch?: number } = {}): Promise<RefreshResult> {
+  /**
+   * Passes of at most `batch` schools until the queue is drained or the budget is spent. With
+   * `yieldToBulkWrites` (the scheduled refresh), a bulk write in progress (gap matching) is let
+   * finish first, for at most MAX_YIELD_MS in a row: the marks wait in coverage_dirty and `as_of`
+   * says how old the rollup is.
+   */
+  async refresh(
+    opts: { budgetMs?: number; batch?: number; yieldToBulkWrites?: boolean } = {},
+  ): Promise<RefreshResult> {
     const started = Date.now();
+    if (opts.yieldToBulkWrites && (await bulkWriteRunning(this.ds))) {
+      this.yieldingSince ??= started;
+      if (started - this.yieldingSince < MAX_YIELD_MS) {
+        return { schools: 0, terminalChanges: 0, drained: false, asOf: null, ms: 0, yielded: true };
+      }
+    } else {
+      this.yieldingSince = undefined;
+    }
     const budget = opts.budgetMs ?? 20_000;
     const batch = opts.batch ?? 5000;
     let schools = 0;
