@@ -108,7 +108,6 @@ export class MatchingService implements OnModuleInit {
     // PostgreSQL checks each row's foreign keys and indexes on more than one core, Node matches.
     const writer = new Overlapped(WRITERS);
     let after = '00000000-0000-0000-0000-000000000000';
-    let matched = 0;
     let written = 0;
     const startedAt = performance.now();
     // Where the time goes, for the log (writing overlaps reading and matching).
@@ -149,11 +148,6 @@ export class MatchingService implements OnModuleInit {
         const offset = result.proposalsTotal;
         result.proposalsTotal += proposals.length;
         const schools = rows.length;
-        matched += schools;
-        // Need changes are recorded with each batch; their folds (and the packaging plans after
-        // them) are held back until about when the matching will be done, so planning thousands
-        // of schools does not compete with the matching itself.
-        const hold = holdSeconds(performance.now() - startedAt, matched, total);
         lap('match');
         await writer.add(async () => {
           const started = performance.now();
@@ -161,6 +155,11 @@ export class MatchingService implements OnModuleInit {
           ms.write += performance.now() - started;
           result.created += w.created;
           written += schools;
+          // Need changes are recorded with each batch; their folds (and the packaging plans after
+          // them) are held back until about when the matching will be done, so planning
+          // thousands of schools does not compete with it. Writing is the slow part, so the pace
+          // is taken from what has been written.
+          const hold = holdSeconds(performance.now() - startedAt, written, total);
           await this.events.scheduleAfter(w.schoolIds, hold);
         });
         lap('waitForWrite');
@@ -194,6 +193,11 @@ export class MatchingService implements OnModuleInit {
     userId: string,
   ): Promise<{ created: number; schoolIds: string[] }> {
     return this.ds.transaction(async (em) => {
+      // Each batch is a few megabytes of WAL; its commit need not wait for the disk. Should
+      // PostgreSQL itself crash, the last batches committed in the fraction of a second before
+      // may be lost; they are derived from the schools' gaps, and the next matching makes them
+      // again.
+      await em.query(`SET LOCAL synchronous_commit = off`);
       await this.repo.storeProposals(em, jobId, offset, proposals);
       if (dryRun) return { created: 0, schoolIds: [] };
       const made = await this.repo.createGapAssignments(
@@ -242,9 +246,9 @@ function* batchAssignments(
 }
 
 /** The time the rest of the schools will take at the pace so far, with a margin. */
-function holdSeconds(elapsedMs: number, matched: number, total: number): number {
-  const left = Math.max(0, total - matched);
-  return Math.min(3600, Math.ceil((1.5 * elapsedMs * left) / Math.max(1, matched) / 1000));
+function holdSeconds(elapsedMs: number, done: number, total: number): number {
+  const left = Math.max(0, total - done);
+  return Math.min(3600, Math.ceil((1.5 * elapsedMs * left) / Math.max(1, done) / 1000));
 }
 
 /** A school row as the pure matching sees it: what its live assignments already cover and use. */
