@@ -10,9 +10,10 @@ import {
   createBureauUser,
   createLesson,
   loginAdmin,
-  school,
+  openLinkSchool,
   waitForJob,
 } from './support/factories';
+import { until } from './support/wait';
 import { TestApp, startTestApp } from './support/test-app';
 
 async function freePorts(n: number): Promise<number[]> {
@@ -68,20 +69,6 @@ describe('broadcast journey: planned, sent by the broadcast role, received by sc
     await rm(work, { recursive: true, force: true });
   });
 
-  const until = async <T>(
-    what: string,
-    probe: () => Promise<T | undefined>,
-    ms = 120_000,
-  ): Promise<T> => {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      const v = await probe();
-      if (v !== undefined) return v;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  };
-
   it('every school installs the term from the carousel; only the stormy one repairs; receipts say broadcast', async () => {
     const regionId = bureau.regionId as string;
     const schools: string[] = [];
@@ -90,16 +77,7 @@ describe('broadcast journey: planned, sent by the broadcast role, received by sc
         .http()
         .post('/api/v1/schools')
         .set(as(bureau))
-        .send(
-          school(code, regionId, {
-            link: {
-              downlinkKbps: 2000,
-              windows: [],
-              timezone: 'Asia/Shanghai',
-              broadcastReceiver: true,
-            },
-          }),
-        )
+        .send(openLinkSchool(code, regionId, true))
         .expect(201);
       schools.push(res.body.id as string);
     }

@@ -7,9 +7,11 @@ import {
   createLesson,
   createViewer,
   loginAdmin,
+  openLinkSchool,
   school,
   waitForJob,
 } from './support/factories';
+import { until } from './support/wait';
 import { TestApp, startTestApp } from './support/test-app';
 
 interface BundleRow {
@@ -49,15 +51,6 @@ describe('broadcast planning: what many receivers need goes on the carousel, the
     (await t.http().get(`/api/v1/bundles?schoolId=${schoolId}`).set(as(admin)).expect(200)).body
       .items as BundleRow[];
 
-  const until = async <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => {
-    for (let i = 0; i < 150; i++) {
-      const v = await probe();
-      if (v !== undefined) return v;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  };
-
   it('decides per item with its reason, builds one broadcast bundle, schedules it and shows the arrival', async () => {
     const regionId = bureau.regionId as string;
     const make = async (code: string, receiver: boolean) =>
@@ -66,16 +59,7 @@ describe('broadcast planning: what many receivers need goes on the carousel, the
           .http()
           .post('/api/v1/schools')
           .set(as(bureau))
-          .send(
-            school(code, regionId, {
-              link: {
-                downlinkKbps: 2000,
-                windows: [],
-                timezone: 'Asia/Shanghai',
-                broadcastReceiver: receiver,
-              },
-            }),
-          )
+          .send(openLinkSchool(code, regionId, receiver))
           .expect(201)
       ).body.id as string;
     const receivers = [

@@ -12,9 +12,10 @@ import {
   createBureauUser,
   createLesson,
   loginAdmin,
-  school,
+  openLinkSchool,
   waitForJob,
 } from './support/factories';
+import { until } from './support/wait';
 import { TestApp, startTestApp } from './support/test-app';
 
 async function freePort(): Promise<number> {
@@ -65,20 +66,6 @@ describe('broadcast role: the carousel sender puts planned broadcast bundles on 
     await rm(stateDir, { recursive: true, force: true });
   });
 
-  const until = async <T>(
-    what: string,
-    probe: () => Promise<T | undefined>,
-    ms = 120_000,
-  ): Promise<T> => {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      const v = await probe();
-      if (v !== undefined) return v;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  };
-
   it('sends the bundle for its cycles, marks the slot done, and books satellite bytes by broadcast', async () => {
     const regionId = bureau.regionId as string;
     const ids: string[] = [];
@@ -87,16 +74,7 @@ describe('broadcast role: the carousel sender puts planned broadcast bundles on 
         .http()
         .post('/api/v1/schools')
         .set(as(bureau))
-        .send(
-          school(code, regionId, {
-            link: {
-              downlinkKbps: 2000,
-              windows: [],
-              timezone: 'Asia/Shanghai',
-              broadcastReceiver: true,
-            },
-          }),
-        )
+        .send(openLinkSchool(code, regionId, true))
         .expect(201);
       ids.push(res.body.id as string);
     }

@@ -172,6 +172,13 @@ export async function waitForJob(
   }
 }
 
+/** A school whose link is always open (no receive windows), with or without a broadcast receiver. */
+export function openLinkSchool(code: string, regionId: string, broadcastReceiver: boolean) {
+  return school(code, regionId, {
+    link: { downlinkKbps: 2000, windows: [], timezone: 'Asia/Shanghai', broadcastReceiver },
+  });
+}
+
 export function school(code: string, regionId: string, extra: Record<string, unknown> = {}) {
   return {
     code,
