@@ -136,4 +136,46 @@ describe('roles and configuration', () => {
       ),
     ).toBe(true);
   });
+  it('logs each request as one JSON line naming the service and role, with no credentials', async () => {
+    const api = await startServerProcess(
+      { ...env, ROLE: 'api', LOG_LEVEL: 'info' },
+      await freePort(),
+    );
+    processes.push(api);
+    const login = await fetch(`${api.url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Request-Id': 'roles-log-check' },
+      body: JSON.stringify({ email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD }),
+    });
+    const { accessToken } = (await login.json()) as { accessToken: string };
+    const cookie = 'classcast_session=a-browser-cookie-value';
+    const regions = await fetch(`${api.url}/api/v1/regions`, {
+      headers: { Authorization: `Bearer ${accessToken}`, Cookie: cookie },
+    });
+    expect(regions.status).toBe(200);
+    const lineFor = (url: string) =>
+      api
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, any>)
+        .find((l) => l.msg === 'request completed' && l.req?.url === url);
+    for (let i = 0; i < 50 && !lineFor('/api/v1/regions'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const logged = lineFor('/api/v1/regions');
+    expect(logged).toMatchObject({
+      service: 'classcast',
+      role: 'api',
+      pid: api.child.pid,
+      res: { statusCode: 200 },
+      req: { method: 'GET', headers: { authorization: '[redacted]', cookie: '[redacted]' } },
+    });
+    expect(lineFor('/api/v1/auth/login')).toMatchObject({ req: { id: 'roles-log-check' } });
+    const out = api.output();
+    for (const secret of [env.ADMIN_PASSWORD, accessToken, 'a-browser-cookie-value']) {
+      expect(out).not.toContain(secret);
+    }
+    await api.kill();
+  });
 });
