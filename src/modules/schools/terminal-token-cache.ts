@@ -52,7 +52,12 @@ export class TerminalTokenCache implements OnModuleInit, OnApplicationShutdown {
     });
     // Errors are retried by ioredis; the TTL bounds what a missed message can cost.
     this.subscriber.on('error', () => undefined);
-    await this.subscriber.subscribe(this.channel);
+    await this.subscriber.subscribe(this.channel).catch((err: Error) => {
+      this.logger.warn(
+        { err: err.message },
+        'not told when other processes revoke terminals until Redis answers; tokens expire with SYNC_TOKEN_CACHE_SECONDS',
+      );
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {
