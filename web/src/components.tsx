@@ -122,3 +122,30 @@ export function Pager(props: {
     </nav>
   );
 }
+
+export interface Column {
+  label: string;
+  /** Numbers align right. */
+  num?: boolean;
+}
+
+/** A table with one header row of column labels; the rows are its children. */
+export function Table(props: { columns: (string | Column)[]; children: ComponentChildren }) {
+  return (
+    <table>
+      <thead>
+        <tr>
+          {props.columns.map((c, i) => {
+            const col = typeof c === 'string' ? { label: c } : c;
+            return (
+              <th scope="col" class={col.num ? 'num' : undefined} key={i}>
+                {col.label}
+              </th>
+            );
+          })}
+        </tr>
+      </thead>
+      <tbody>{props.children}</tbody>
+    </table>
+  );
+}

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, Lesson, LessonFile, Page, Session, get, post, qs } from '../api';
-import { Section, Stat, Status, useLoad } from '../components';
+import { Section, Stat, Status, Table, useLoad } from '../components';
 import { fmtBytes } from '../format';
 import { stateName, subjectName, t } from '../i18n';
 import { AssignForm } from './assign';
@@ -88,26 +88,15 @@ function DraftFiles(props: { lesson: Lesson; canWrite: boolean; onChange: () => 
           p.items.length === 0 ? (
             <p class="muted">{t('none')}</p>
           ) : (
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">{t('name')}</th>
-                  <th scope="col" class="num">
-                    {t('size')}
-                  </th>
-                  <th scope="col">Type</th>
+            <Table columns={[t('name'), { label: t('size'), num: true }, 'Type']}>
+              {p.items.map((f) => (
+                <tr key={f.path}>
+                  <th scope="row">{f.path}</th>
+                  <td class="num">{fmtBytes(f.size)}</td>
+                  <td>{f.mediaType}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {p.items.map((f) => (
-                  <tr key={f.path}>
-                    <th scope="row">{f.path}</th>
-                    <td class="num">{fmtBytes(f.size)}</td>
-                    <td>{f.mediaType}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </Table>
           )
         }
       </Status>

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, Lesson, Page, SUBJECTS, get, post, qs } from '../api';
-import { Pager, Section, Status, useLoad } from '../components';
+import { Pager, Section, Status, Table, useLoad } from '../components';
 import { fmtTime } from '../format';
 import { stateName, subjectName, t } from '../i18n';
 
@@ -41,37 +41,34 @@ export function LessonsView() {
               <p class="muted">{t('noLessons')}</p>
             ) : (
               <>
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">{t('title')}</th>
-                      <th scope="col">{t('subject')}</th>
-                      <th scope="col">{t('gradesLabel')}</th>
-                      <th scope="col">{t('status')}</th>
-                      <th scope="col">{t('version')}</th>
-                      <th scope="col">{t('created')}</th>
+                <Table
+                  columns={[
+                    t('title'),
+                    t('subject'),
+                    t('gradesLabel'),
+                    t('status'),
+                    t('version'),
+                    t('created'),
+                  ]}
+                >
+                  {p.items.map((l) => (
+                    <tr key={l.id}>
+                      <th scope="row">
+                        <a href={`#/lessons/${l.id}`}>{l.title}</a>
+                      </th>
+                      <td>{subjectName(l.subject)}</td>
+                      <td>{l.grades.join(', ')}</td>
+                      <td>{stateName(l.status)}</td>
+                      <td>
+                        {l.publishedVersion ? `${t('published')} v${l.publishedVersion}` : ''}{' '}
+                        <span class="muted">
+                          {t('draft')} v{l.draftVersion}
+                        </span>
+                      </td>
+                      <td>{fmtTime(l.createdAt)}</td>
                     </tr>
-                  </thead>
-                  <tbody>
-                    {p.items.map((l) => (
-                      <tr key={l.id}>
-                        <th scope="row">
-                          <a href={`#/lessons/${l.id}`}>{l.title}</a>
-                        </th>
-                        <td>{subjectName(l.subject)}</td>
-                        <td>{l.grades.join(', ')}</td>
-                        <td>{stateName(l.status)}</td>
-                        <td>
-                          {l.publishedVersion ? `${t('published')} v${l.publishedVersion}` : ''}{' '}
-                          <span class="muted">
-                            {t('draft')} v{l.draftVersion}
-                          </span>
-                        </td>
-                        <td>{fmtTime(l.createdAt)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
+                  ))}
+                </Table>
                 <Pager page={p.page} pageSize={p.pageSize} total={p.total} onPage={setPage} />
               </>
             )

@@ -11,7 +11,7 @@ import {
   get,
   qs,
 } from '../api';
-import { Pager, Section, Stat, Status, isMissingRoute, useLoad } from '../components';
+import { Pager, Section, Stat, Status, Table, isMissingRoute, useLoad } from '../components';
 import { fmtBytes, fmtNumber, fmtPercent, fmtTime } from '../format';
 import { subjectName, t } from '../i18n';
 import { ActivityCharts } from './charts';
@@ -163,44 +163,31 @@ function Children(props: { regionId: string | null }) {
             <p class="muted">{t('none')}</p>
           ) : (
             <div class="scroll">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">{t('region')}</th>
-                    <th scope="col">{t('code')}</th>
-                    <th scope="col" class="num">
-                      {t('schools')}
+              <Table
+                columns={[
+                  t('region'),
+                  t('code'),
+                  { label: t('schools'), num: true },
+                  { label: t('gaps'), num: true },
+                  { label: t('coverage'), num: true },
+                  { label: t('late'), num: true },
+                  { label: t('stale'), num: true },
+                ]}
+              >
+                {rows.map(({ region, figures: f }) => (
+                  <tr key={region.id}>
+                    <th scope="row">
+                      <a href={`#/region/${region.id}`}>{region.name}</a>
                     </th>
-                    <th scope="col" class="num">
-                      {t('gaps')}
-                    </th>
-                    <th scope="col" class="num">
-                      {t('coverage')}
-                    </th>
-                    <th scope="col" class="num">
-                      {t('late')}
-                    </th>
-                    <th scope="col" class="num">
-                      {t('stale')}
-                    </th>
+                    <td>{region.code}</td>
+                    <td class="num">{fmtNumber(f?.schools)}</td>
+                    <td class="num">{fmtNumber(f?.gaps.total)}</td>
+                    <td class="num">{f ? fmtPercent(f.gaps.covered, f.gaps.total) : '–'}</td>
+                    <td class="num">{fmtNumber(f?.assignments.late)}</td>
+                    <td class="num">{fmtNumber(f?.terminals.stale)}</td>
                   </tr>
-                </thead>
-                <tbody>
-                  {rows.map(({ region, figures: f }) => (
-                    <tr key={region.id}>
-                      <th scope="row">
-                        <a href={`#/region/${region.id}`}>{region.name}</a>
-                      </th>
-                      <td>{region.code}</td>
-                      <td class="num">{fmtNumber(f?.schools)}</td>
-                      <td class="num">{fmtNumber(f?.gaps.total)}</td>
-                      <td class="num">{f ? fmtPercent(f.gaps.covered, f.gaps.total) : '–'}</td>
-                      <td class="num">{fmtNumber(f?.assignments.late)}</td>
-                      <td class="num">{fmtNumber(f?.terminals.stale)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+                ))}
+              </Table>
             </div>
           )
         }
@@ -269,34 +256,24 @@ function SchoolsHere(props: { regionId: string | null }) {
           ) : (
             <>
               <div class="scroll">
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">{t('school')}</th>
-                      <th scope="col">{t('code')}</th>
-                      <th scope="col" class="num">
-                        {t('pupils')}
+                <Table
+                  columns={[t('school'), t('code'), { label: t('pupils'), num: true }, t('gaps')]}
+                >
+                  {p.items.map((s) => (
+                    <tr key={s.id}>
+                      <th scope="row">
+                        <a href={`#/school/${s.id}`}>{s.name}</a>
                       </th>
-                      <th scope="col">{t('gaps')}</th>
+                      <td>{s.code}</td>
+                      <td class="num">{fmtNumber(s.pupils)}</td>
+                      <td>
+                        {s.teacherGaps
+                          .map((g) => `${subjectName(g.subject)} ${g.grades.join(',')}`)
+                          .join('; ')}
+                      </td>
                     </tr>
-                  </thead>
-                  <tbody>
-                    {p.items.map((s) => (
-                      <tr key={s.id}>
-                        <th scope="row">
-                          <a href={`#/school/${s.id}`}>{s.name}</a>
-                        </th>
-                        <td>{s.code}</td>
-                        <td class="num">{fmtNumber(s.pupils)}</td>
-                        <td>
-                          {s.teacherGaps
-                            .map((g) => `${subjectName(g.subject)} ${g.grades.join(',')}`)
-                            .join('; ')}
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
+                  ))}
+                </Table>
               </div>
               <Pager page={p.page} pageSize={p.pageSize} total={p.total} onPage={setPage} />
             </>

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { Page, QueueCounts, Session, post } from '../api';
 import { get } from '../api';
-import { Section, Status, useLoad } from '../components';
+import { Section, Status, Table, useLoad } from '../components';
 import { fmtNumber, fmtTime } from '../format';
 import { t } from '../i18n';
 
@@ -56,42 +56,29 @@ export function QueuesView(props: { session: Session }) {
             {(p) =>
               p === null ? null : (
                 <>
-                  <table>
-                    <thead>
-                      <tr>
-                        <th scope="col">{t('queue')}</th>
-                        <th scope="col" class="num">
-                          {t('waiting')}
+                  <Table
+                    columns={[
+                      t('queue'),
+                      { label: t('waiting'), num: true },
+                      { label: t('active'), num: true },
+                      { label: t('delayed'), num: true },
+                      { label: t('failed'), num: true },
+                      { label: t('completed'), num: true },
+                    ]}
+                  >
+                    {p.items.map((q) => (
+                      <tr key={q.name}>
+                        <th scope="row">
+                          {q.name} {q.paused ? <span class="badge">{t('paused')}</span> : null}
                         </th>
-                        <th scope="col" class="num">
-                          {t('active')}
-                        </th>
-                        <th scope="col" class="num">
-                          {t('delayed')}
-                        </th>
-                        <th scope="col" class="num">
-                          {t('failed')}
-                        </th>
-                        <th scope="col" class="num">
-                          {t('completed')}
-                        </th>
+                        <td class="num">{fmtNumber(q.waiting)}</td>
+                        <td class="num">{fmtNumber(q.active)}</td>
+                        <td class="num">{fmtNumber(q.delayed)}</td>
+                        <td class={`num ${q.failed ? 'bad-text' : ''}`}>{fmtNumber(q.failed)}</td>
+                        <td class="num">{fmtNumber(q.completed)}</td>
                       </tr>
-                    </thead>
-                    <tbody>
-                      {p.items.map((q) => (
-                        <tr key={q.name}>
-                          <th scope="row">
-                            {q.name} {q.paused ? <span class="badge">{t('paused')}</span> : null}
-                          </th>
-                          <td class="num">{fmtNumber(q.waiting)}</td>
-                          <td class="num">{fmtNumber(q.active)}</td>
-                          <td class="num">{fmtNumber(q.delayed)}</td>
-                          <td class={`num ${q.failed ? 'bad-text' : ''}`}>{fmtNumber(q.failed)}</td>
-                          <td class="num">{fmtNumber(q.completed)}</td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
+                    ))}
+                  </Table>
                   <p class="muted small">
                     {t('asOf')} {fmtTime(p.asOf)}{' '}
                     <button type="button" class="link" onClick={loaded.reload}>

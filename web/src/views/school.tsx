@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { Assignment, Bundle, Lesson, Page, Plan, School, Terminal, get, qs } from '../api';
-import { Pager, Section, Stat, Status, useLoad } from '../components';
+import { Pager, Section, Stat, Status, Table, useLoad } from '../components';
 import { fmtBytes, fmtNumber, fmtTime } from '../format';
 import { stateName, subjectName, t } from '../i18n';
 
@@ -95,38 +95,33 @@ function Terminals(props: { schoolId: string }) {
           p.items.length === 0 ? (
             <p class="muted">{t('none')}</p>
           ) : (
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">{t('name')}</th>
-                  <th scope="col">{t('lastSeen')}</th>
-                  <th scope="col">{t('agentVersion')}</th>
-                  <th scope="col" class="num">
-                    {t('freeSpace')}
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {p.items.map((term) => {
-                  const stale =
-                    !term.lastSeenAt || Date.now() - new Date(term.lastSeenAt).getTime() > STALE_MS;
-                  return (
-                    <tr key={term.id}>
-                      <th scope="row">
-                        {term.name}
-                        {term.revokedAt ? <span class="badge">{t('revoked')}</span> : null}
-                      </th>
-                      <td class={stale ? 'warn-text' : ''}>
-                        {term.lastSeenAt ? fmtTime(term.lastSeenAt) : t('never')}
-                        {stale && term.lastSeenAt ? <span class="badge">{t('stale')}</span> : null}
-                      </td>
-                      <td>{term.agentVersion ?? '–'}</td>
-                      <td class="num">{fmtBytes(term.freeBytes)}</td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
+            <Table
+              columns={[
+                t('name'),
+                t('lastSeen'),
+                t('agentVersion'),
+                { label: t('freeSpace'), num: true },
+              ]}
+            >
+              {p.items.map((term) => {
+                const stale =
+                  !term.lastSeenAt || Date.now() - new Date(term.lastSeenAt).getTime() > STALE_MS;
+                return (
+                  <tr key={term.id}>
+                    <th scope="row">
+                      {term.name}
+                      {term.revokedAt ? <span class="badge">{t('revoked')}</span> : null}
+                    </th>
+                    <td class={stale ? 'warn-text' : ''}>
+                      {term.lastSeenAt ? fmtTime(term.lastSeenAt) : t('never')}
+                      {stale && term.lastSeenAt ? <span class="badge">{t('stale')}</span> : null}
+                    </td>
+                    <td>{term.agentVersion ?? '–'}</td>
+                    <td class="num">{fmtBytes(term.freeBytes)}</td>
+                  </tr>
+                );
+              })}
+            </Table>
           )
         }
       </Status>
@@ -150,32 +145,27 @@ function Assignments(props: { schoolId: string }) {
             <p class="muted">{t('none')}</p>
           ) : (
             <>
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">{t('lesson')}</th>
-                    <th scope="col">{t('state')}</th>
-                    <th scope="col">{t('dueDate')}</th>
-                    <th scope="col" class="num">
-                      {t('priority')}
-                    </th>
-                    <th scope="col">{t('source')}</th>
+              <Table
+                columns={[
+                  t('lesson'),
+                  t('state'),
+                  t('dueDate'),
+                  { label: t('priority'), num: true },
+                  t('source'),
+                ]}
+              >
+                {p.items.map((a) => (
+                  <tr key={a.id}>
+                    <th scope="row">{a.title}</th>
+                    <td>
+                      <span class={`state state-${a.state}`}>{stateName(a.state)}</span>
+                    </td>
+                    <td>{a.dueDate ?? '–'}</td>
+                    <td class="num">{a.priority}</td>
+                    <td>{a.source}</td>
                   </tr>
-                </thead>
-                <tbody>
-                  {p.items.map((a) => (
-                    <tr key={a.id}>
-                      <th scope="row">{a.title}</th>
-                      <td>
-                        <span class={`state state-${a.state}`}>{stateName(a.state)}</span>
-                      </td>
-                      <td>{a.dueDate ?? '–'}</td>
-                      <td class="num">{a.priority}</td>
-                      <td>{a.source}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+                ))}
+              </Table>
               <Pager page={p.page} pageSize={p.pageSize} total={p.total} onPage={setPage} />
             </>
           )
@@ -207,36 +197,31 @@ function DeliveryPlan(props: { schoolId: string }) {
             {plan.items.length === 0 ? (
               <p class="muted">{t('none')}</p>
             ) : (
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">{t('lesson')}</th>
-                    <th scope="col" class="num">
-                      {t('size')}
+              <Table
+                columns={[
+                  t('lesson'),
+                  { label: t('size'), num: true },
+                  t('dueDate'),
+                  t('eta'),
+                  t('late'),
+                  t('fits'),
+                  t('reasons'),
+                ]}
+              >
+                {plan.items.map((i) => (
+                  <tr key={`${i.lessonId}:${i.version}`} class={i.late ? 'row-late' : ''}>
+                    <th scope="row">
+                      {i.title} <span class="muted">v{i.version}</span>
                     </th>
-                    <th scope="col">{t('dueDate')}</th>
-                    <th scope="col">{t('eta')}</th>
-                    <th scope="col">{t('late')}</th>
-                    <th scope="col">{t('fits')}</th>
-                    <th scope="col">{t('reasons')}</th>
+                    <td class="num">{fmtBytes(i.bytes)}</td>
+                    <td>{i.dueDate ?? '–'}</td>
+                    <td>{fmtTime(i.estimatedArrival)}</td>
+                    <td>{i.late ? t('yes') : t('no')}</td>
+                    <td>{i.fits ? t('yes') : t('no')}</td>
+                    <td>{i.reasons.join(', ')}</td>
                   </tr>
-                </thead>
-                <tbody>
-                  {plan.items.map((i) => (
-                    <tr key={`${i.lessonId}:${i.version}`} class={i.late ? 'row-late' : ''}>
-                      <th scope="row">
-                        {i.title} <span class="muted">v{i.version}</span>
-                      </th>
-                      <td class="num">{fmtBytes(i.bytes)}</td>
-                      <td>{i.dueDate ?? '–'}</td>
-                      <td>{fmtTime(i.estimatedArrival)}</td>
-                      <td>{i.late ? t('yes') : t('no')}</td>
-                      <td>{i.fits ? t('yes') : t('no')}</td>
-                      <td>{i.reasons.join(', ')}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+                ))}
+              </Table>
             )}
             <p class="muted small">
               {t('asOf')} {fmtTime(plan.computedAt)}
@@ -260,41 +245,32 @@ function Deliveries(props: { schoolId: string }) {
           p.items.length === 0 ? (
             <p class="muted">{t('none')}</p>
           ) : (
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">{t('bundle')}</th>
-                  <th scope="col">{t('state')}</th>
-                  <th scope="col" class="num">
-                    {t('lessons')}
+            <Table
+              columns={[
+                t('bundle'),
+                t('state'),
+                { label: t('lessons'), num: true },
+                { label: t('bytesSource'), num: true },
+                { label: t('size'), num: true },
+                t('created'),
+              ]}
+            >
+              {p.items.map((b) => (
+                <tr key={b.id}>
+                  <th scope="row">
+                    <code>{b.id.slice(0, 8)}</code>
                   </th>
-                  <th scope="col" class="num">
-                    {t('bytesSource')}
-                  </th>
-                  <th scope="col" class="num">
-                    {t('size')}
-                  </th>
-                  <th scope="col">{t('created')}</th>
+                  <td>
+                    <span class={`state state-${b.state}`}>{stateName(b.state)}</span>
+                    {b.state === 'building' ? ` ${b.progress}%` : ''}
+                  </td>
+                  <td class="num">{b.lessons.length}</td>
+                  <td class="num">{fmtBytes(b.sourceBytes)}</td>
+                  <td class="num">{fmtBytes(b.bundleBytes)}</td>
+                  <td>{fmtTime(b.createdAt)}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {p.items.map((b) => (
-                  <tr key={b.id}>
-                    <th scope="row">
-                      <code>{b.id.slice(0, 8)}</code>
-                    </th>
-                    <td>
-                      <span class={`state state-${b.state}`}>{stateName(b.state)}</span>
-                      {b.state === 'building' ? ` ${b.progress}%` : ''}
-                    </td>
-                    <td class="num">{b.lessons.length}</td>
-                    <td class="num">{fmtBytes(b.sourceBytes)}</td>
-                    <td class="num">{fmtBytes(b.bundleBytes)}</td>
-                    <td>{fmtTime(b.createdAt)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </Table>
           )
         }
       </Status>
