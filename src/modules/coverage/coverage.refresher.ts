@@ -4,26 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { returnedRows } from '../../database/columns';
 import { STATE_SQL } from '../assignments/assignments.repository';
 import { bulkWriteRunning } from '../../database/bulk-write';
-
-/** Per-school figures, in the column order of coverage_school after its key columns. */
-const SCHOOL_FIGURES = [
-  'pupils',
-  'terminals_total',
-  'terminals_seen',
-  'gaps_total',
-  'gaps_covered',
-  'assignments_total',
-  'installed',
-  'pending',
-  'late',
-  'failed',
-  'bytes_source',
-  'bytes_sent',
-  'bytes_saved',
-  'bytes_broadcast',
-  'bytes_unicast',
-  'bytes_saved_broadcast',
-] as const;
+import { SCHOOL_FIGURES } from './coverage-columns';
 
 /** How one school row counts toward its regions' sums. */
 const REGION_TERMS: [string, string][] = [

@@ -1,53 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { FIGURE_COLUMNS } from './coverage-columns';
 
 /** The figures every coverage row carries, as stored (bigint columns arrive as strings). */
-export interface FigureRow {
-  schools: string;
-  pupils: string;
-  terminals_total: string;
-  terminals_seen: string;
-  stale_schools: string;
-  late_schools: string;
-  uncovered_schools: string;
-  gaps_total: string;
-  gaps_covered: string;
-  assignments_total: string;
-  installed: string;
-  pending: string;
-  late: string;
-  failed: string;
-  bytes_source: string;
-  bytes_sent: string;
-  bytes_saved: string;
-  bytes_broadcast: string;
-  bytes_unicast: string;
-  bytes_saved_broadcast: string;
-}
-
-const FIGURE_COLUMNS = [
-  'schools',
-  'pupils',
-  'terminals_total',
-  'terminals_seen',
-  'stale_schools',
-  'late_schools',
-  'uncovered_schools',
-  'gaps_total',
-  'gaps_covered',
-  'assignments_total',
-  'installed',
-  'pending',
-  'late',
-  'failed',
-  'bytes_source',
-  'bytes_sent',
-  'bytes_saved',
-  'bytes_broadcast',
-  'bytes_unicast',
-  'bytes_saved_broadcast',
-] as const;
+export type FigureRow = Record<(typeof FIGURE_COLUMNS)[number], string>;
 
 const SUMS = FIGURE_COLUMNS.map((c) => `coalesce(sum(cr.${c}), 0)::text AS ${c}`).join(', ');
 const FIGURES = FIGURE_COLUMNS.map((c) => `coalesce(cr.${c}, 0)::text AS ${c}`).join(', ');
