@@ -10,9 +10,10 @@ import {
   createBureauUser,
   createLesson,
   loginAdmin,
-  openLinkSchool,
+  openLink,
   waitForJob,
 } from './support/factories';
+import { createSchool } from './support/sync';
 import { until } from './support/wait';
 import { TestApp, startTestApp } from './support/test-app';
 
@@ -70,17 +71,9 @@ describe('broadcast journey: planned, sent by the broadcast role, received by sc
   });
 
   it('every school installs the term from the carousel; only the stormy one repairs; receipts say broadcast', async () => {
-    const regionId = bureau.regionId as string;
     const schools: string[] = [];
-    for (const code of ['BJ-1', 'BJ-2', 'BJ-3']) {
-      const res = await t
-        .http()
-        .post('/api/v1/schools')
-        .set(as(bureau))
-        .send(openLinkSchool(code, regionId, true))
-        .expect(201);
-      schools.push(res.body.id as string);
-    }
+    for (const code of ['BJ-1', 'BJ-2', 'BJ-3'])
+      schools.push(await createSchool(t, bureau, code, openLink(true)));
     const dirs = schools.map((_, i) => join(work, `agent-${i}`));
     for (let i = 0; i < schools.length; i++) {
       const code = (

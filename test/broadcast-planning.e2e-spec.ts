@@ -7,10 +7,11 @@ import {
   createLesson,
   createViewer,
   loginAdmin,
-  openLinkSchool,
+  openLink,
   school,
   waitForJob,
 } from './support/factories';
+import { createSchool } from './support/sync';
 import { until } from './support/wait';
 import { TestApp, startTestApp } from './support/test-app';
 
@@ -53,15 +54,8 @@ describe('broadcast planning: what many receivers need goes on the carousel, the
 
   it('decides per item with its reason, builds one broadcast bundle, schedules it and shows the arrival', async () => {
     const regionId = bureau.regionId as string;
-    const make = async (code: string, receiver: boolean) =>
-      (
-        await t
-          .http()
-          .post('/api/v1/schools')
-          .set(as(bureau))
-          .send(openLinkSchool(code, regionId, receiver))
-          .expect(201)
-      ).body.id as string;
+    const make = (code: string, receiver: boolean) =>
+      createSchool(t, bureau, code, openLink(receiver));
     const receivers = [
       await make('BC-1', true),
       await make('BC-2', true),

@@ -12,9 +12,10 @@ import {
   createBureauUser,
   createLesson,
   loginAdmin,
-  openLinkSchool,
+  openLink,
   waitForJob,
 } from './support/factories';
+import { createSchool } from './support/sync';
 import { until } from './support/wait';
 import { TestApp, startTestApp } from './support/test-app';
 
@@ -69,15 +70,8 @@ describe('broadcast role: the carousel sender puts planned broadcast bundles on 
   it('sends the bundle for its cycles, marks the slot done, and books satellite bytes by broadcast', async () => {
     const regionId = bureau.regionId as string;
     const ids: string[] = [];
-    for (const code of ['TX-1', 'TX-2', 'TX-3']) {
-      const res = await t
-        .http()
-        .post('/api/v1/schools')
-        .set(as(bureau))
-        .send(openLinkSchool(code, regionId, true))
-        .expect(201);
-      ids.push(res.body.id as string);
-    }
+    for (const code of ['TX-1', 'TX-2', 'TX-3'])
+      ids.push(await createSchool(t, bureau, code, openLink(true)));
     const lesson = await createLesson(t, bureau, { subject: 'english', grades: [3] });
     await t
       .http()

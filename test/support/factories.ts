@@ -172,11 +172,11 @@ export async function waitForJob(
   }
 }
 
-/** A school whose link is always open (no receive windows), with or without a broadcast receiver. */
-export function openLinkSchool(code: string, regionId: string, broadcastReceiver: boolean) {
-  return school(code, regionId, {
+/** School fields for a link that is always open (no receive windows), with or without a receiver. */
+export function openLink(broadcastReceiver: boolean) {
+  return {
     link: { downlinkKbps: 2000, windows: [], timezone: 'Asia/Shanghai', broadcastReceiver },
-  });
+  };
 }
 
 export function school(code: string, regionId: string, extra: Record<string, unknown> = {}) {
