@@ -4,14 +4,13 @@ import { MatchingRepository } from '../src/modules/assignments/matching.reposito
 import { SchoolEventsService } from '../src/modules/schools/school-events.service';
 import {
   Actor,
-  createBureau,
+  createBureauUser,
   createRegion,
-  login,
   loginAdmin,
   publishedLesson,
-  school,
   waitForJob,
 } from './support/factories';
+import { createSchool as createSchoolAs } from './support/sync';
 import { TestApp, startTestApp } from './support/test-app';
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -25,15 +24,9 @@ describe('gap matching at scale: bulk writes, batches, need changes', () => {
   let province: { id: string; code: string };
   const as = (a: Actor) => ({ Authorization: `Bearer ${a.token}` });
 
-  const createSchool = async (code: string, regionId: string, extra = {}) =>
-    (
-      await t
-        .http()
-        .post('/api/v1/schools')
-        .set(as(admin))
-        .send(school(code, regionId, extra))
-        .expect(201)
-    ).body.id as string;
+  /** A school in any region (the admin's scope is everything). */
+  const createSchool = (code: string, regionId: string, extra: Record<string, unknown> = {}) =>
+    createSchoolAs(t, admin, code, { regionId, ...extra });
 
   beforeAll(async () => {
     // Default NEED_RECONCILE_AFTER_SECONDS (300): fresh need changes are left to their jobs.
@@ -41,19 +34,7 @@ describe('gap matching at scale: bulk writes, batches, need changes', () => {
     ds = t.app.get(DataSource);
     admin = await loginAdmin(t);
     province = await createRegion(t, admin, { level: 'province' });
-    const b = await createBureau(t, admin, province.id);
-    await t
-      .http()
-      .post('/api/v1/users')
-      .set(as(admin))
-      .send({
-        email: 'm@classcast.test',
-        password: 'bureau-password-1',
-        role: 'bureau',
-        bureauId: b.id,
-      })
-      .expect(201);
-    bureau = await login(t, 'm@classcast.test', 'bureau-password-1');
+    bureau = await createBureauUser(t, admin, province.id);
   });
   afterAll(() => t.close());
 
@@ -99,9 +80,7 @@ describe('gap matching at scale: bulk writes, batches, need changes', () => {
     const lessons = await Promise.all(
       ['a', 'b', 'c'].map(() => publishedLesson(t, bureau, { subject: 'pe', grades: [5] })),
     );
-    const [{ id: userId }] = await ds.query<{ id: string }[]>(
-      `SELECT id FROM app_user WHERE email = 'm@classcast.test'`,
-    );
+    const userId = bureau.id;
     const repo = t.app.get(MatchingRepository);
     const row = (lessonId: string, reason: string) => ({
       schoolId,

@@ -1,16 +1,15 @@
 import { DataSource } from 'typeorm';
 import {
   Actor,
-  createBureau,
+  createBureauUser,
   createLesson,
   createRegion,
   createViewer,
-  login,
   loginAdmin,
   publishedLesson,
-  school,
   waitForJob,
 } from './support/factories';
+import { createSchool as createSchoolAs } from './support/sync';
 import { TestApp, startTestApp } from './support/test-app';
 
 describe('assignments, gap matching and delivery plans', () => {
@@ -23,19 +22,9 @@ describe('assignments, gap matching and delivery plans', () => {
   let elsewhere: { id: string; code: string };
   const as = (a: Actor) => ({ Authorization: `Bearer ${a.token}` });
 
-  const createSchool = async (
-    code: string,
-    regionId: string,
-    extra: Record<string, unknown> = {},
-  ) =>
-    (
-      await t
-        .http()
-        .post('/api/v1/schools')
-        .set(as(admin))
-        .send(school(code, regionId, extra))
-        .expect(201)
-    ).body.id as string;
+  /** A school in any region (the admin's scope is everything). */
+  const createSchool = (code: string, regionId: string, extra: Record<string, unknown> = {}) =>
+    createSchoolAs(t, admin, code, { regionId, ...extra });
 
   beforeAll(async () => {
     t = await startTestApp({ NEED_DEBOUNCE_SECONDS: '0', ASSIGN_SYNC_LIMIT: '3' });
@@ -44,19 +33,7 @@ describe('assignments, gap matching and delivery plans', () => {
     county = await createRegion(t, admin, { level: 'county', parentId: province.id });
     otherCounty = await createRegion(t, admin, { level: 'county', parentId: province.id });
     elsewhere = await createRegion(t, admin, { level: 'province' });
-    const b = await createBureau(t, admin, province.id);
-    await t
-      .http()
-      .post('/api/v1/users')
-      .set(as(admin))
-      .send({
-        email: 'a@classcast.test',
-        password: 'bureau-password-1',
-        role: 'bureau',
-        bureauId: b.id,
-      })
-      .expect(201);
-    bureau = await login(t, 'a@classcast.test', 'bureau-password-1');
+    bureau = await createBureauUser(t, admin, province.id);
   });
   afterAll(() => t.close());
 

@@ -62,10 +62,13 @@ export async function createBureau(
   return res.body as { id: string };
 }
 
-/** A fresh province, its bureau and a logged-in member of that bureau. */
-export async function createBureauUser(t: TestApp, admin: Actor): Promise<Actor> {
-  const region = await createRegion(t, admin);
-  const bureau = await createBureau(t, admin, region.id);
+/** A bureau of the region (a fresh province when none is given) and a logged-in member of it. */
+export async function createBureauUser(
+  t: TestApp,
+  admin: Actor,
+  regionId?: string,
+): Promise<Actor> {
+  const bureau = await createBureau(t, admin, regionId ?? (await createRegion(t, admin)).id);
   const email = `bureau-${unique()}@classcast.test`;
   const password = 'bureau-password-1';
   await t
