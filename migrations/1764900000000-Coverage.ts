@@ -130,30 +130,20 @@ export class Coverage1764900000000 implements MigrationInterface {
       )`);
     await q.query(`INSERT INTO coverage_state (id) VALUES (1)`);
 
-    await q.query(`
-      CREATE FUNCTION coverage_mark_new() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        INSERT INTO coverage_dirty (school_id) SELECT DISTINCT school_id FROM new_rows;
-        RETURN NULL;
-      END $$`);
-    await q.query(`
-      CREATE FUNCTION coverage_mark_old() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        INSERT INTO coverage_dirty (school_id) SELECT DISTINCT school_id FROM old_rows;
-        RETURN NULL;
-      END $$`);
-    await q.query(`
-      CREATE FUNCTION coverage_mark_school_new() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        INSERT INTO coverage_dirty (school_id) SELECT id FROM new_rows;
-        RETURN NULL;
-      END $$`);
-    await q.query(`
-      CREATE FUNCTION coverage_mark_school_old() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        INSERT INTO coverage_dirty (school_id) SELECT id FROM old_rows;
-        RETURN NULL;
-      END $$`);
+    // Inserted or deleted rows mark their schools (a school's own rows mark it by id).
+    for (const [fn, column, rows] of [
+      ['coverage_mark_new', 'DISTINCT school_id', 'new_rows'],
+      ['coverage_mark_old', 'DISTINCT school_id', 'old_rows'],
+      ['coverage_mark_school_new', 'id', 'new_rows'],
+      ['coverage_mark_school_old', 'id', 'old_rows'],
+    ]) {
+      await q.query(`
+        CREATE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          INSERT INTO coverage_dirty (school_id) SELECT ${column} FROM ${rows};
+          RETURN NULL;
+        END $$`);
+    }
     // Need versions move on every change; only what coverage shows marks a school.
     await q.query(`
       CREATE FUNCTION coverage_mark_school_changed() RETURNS trigger LANGUAGE plpgsql AS $$
