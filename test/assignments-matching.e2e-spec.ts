@@ -10,6 +10,7 @@ import {
   publishedLesson,
   waitForJob,
 } from './support/factories';
+import { until } from './support/wait';
 import { createSchool as createSchoolAs } from './support/sync';
 import { TestApp, startTestApp } from './support/test-app';
 
@@ -50,17 +51,13 @@ describe('gap matching at scale: bulk writes, batches, need changes', () => {
           [schoolId],
         )
       )[0].n;
-    const until = async (what: string, done: () => Promise<boolean>) => {
-      const deadline = Date.now() + 120_000;
-      while (!(await done())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    };
-    await until(
-      'the creations folded',
-      async () => (await pending(fresh)) + (await pending(stale)) === 0,
-    );
+    const folded =
+      (...schoolIds: string[]) =>
+      async () => {
+        for (const id of schoolIds) if ((await pending(id)) > 0) return undefined;
+        return true;
+      };
+    await until('the creations folded', folded(fresh, stale), { everyMs: 100 });
     // Recorded without a job, as a running gap matching leaves them until it is done; one of
     // them as if it had waited past NEED_RECONCILE_AFTER_SECONDS (300 by default).
     await events.record([fresh, stale], 'assignment.created', { via: 'gap-match' });
@@ -70,7 +67,7 @@ describe('gap matching at scale: bulk writes, batches, need changes', () => {
       [stale],
     );
     expect(await events.reschedulePending()).toBe(1);
-    await until('the stale change folded', async () => (await pending(stale)) === 0);
+    await until('the stale change folded', folded(stale), { everyMs: 100 });
     expect(await pending(fresh)).toBe(1);
   });
 
